@@ -68,6 +68,12 @@ export function resolveExtension<T>(category: ExtensionCategory, reader: ConfigR
       `Didn't find a registered implementation for '${name}' with type URL: '' (a typed_config with @type is required)`,
     );
   }
+  const resolved = resolveTypedConfig<T>(category, name, tc);
+  return resolved;
+}
+
+/** Resolve a typed config (an Any: the reader holds `@type` and the message's fields) for the extension `name`. */
+export function resolveTypedConfig<T>(category: ExtensionCategory, name: string, tc: ConfigReader): ResolvedExtension<T> {
   const url = tc.str("@type", { required: true });
   const def = byTypeUrl.get(`${category}|${bareTypeName(url)}`);
   if (!def) {

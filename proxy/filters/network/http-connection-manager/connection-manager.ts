@@ -1,0 +1,405 @@
+// envoy.filters.network.http_connection_manager — the HTTP/1.1 codec and the per-request pipeline.
+//
+// The codec is Node's own (llhttp) behind an http.Server that never listens: the listener hands it each socket after
+// the listener filters (`emit("connection")`), with the PROXY header already consumed. Per request, in order:
+// derive the trusted client address once (client-address.ts), mutate the request headers as Envoy does
+// (request-headers.ts), select the route (route-match.ts), then run the HTTP filters; the router is last.
+import { createServer, ServerResponse, type IncomingMessage, type Server } from "node:http";
+import type { Socket } from "node:net";
+import { formatEndpoint, type DownstreamConnection, type Endpoint } from "../../../listener/connection.js";
+import type { AccessLogContext, HeaderSource } from "../../../observability/access-log/index.js";
+import type { Counter, Gauge, Histogram } from "../../../observability/stats.js";
+import type { BuildContext, HttpFilter, NetworkFilter } from "../../types.js";
+import { deriveClientAddress } from "./client-address.js";
+import type { HttpConnectionManagerConfig } from "./config.js";
+import { HeaderList } from "./header-list.js";
+import { applyHeaderMutation, type HeaderMutation } from "./header-mutations.js";
+import { mutateRequestHeaders, type RequestHeadersResult } from "./request-headers.js";
+import type { Route } from "./route-config.js";
+import { selectRoute } from "./route-match.js";
+import type { HttpStream, LocalReplyOptions } from "./stream.js";
+
+const kConn = Symbol("tollgate.connection");
+type TaggedSocket = Socket & { [kConn]?: DownstreamConnection };
+
+const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 408: "Request Timeout", 426: "Upgrade Required", 431: "Request Header Fields Too Large" };
+
+interface HcmStats {
+  cxTotal: Counter;
+  cxHttp1Total: Counter;
+  cxActive: Gauge;
+  cxHttp1Active: Gauge;
+  cxDestroy: Counter;
+  cxProtocolError: Counter;
+  cxDrainClose: Counter;
+  cxLength: Histogram;
+  rqTotal: Counter;
+  rqHttp1Total: Counter;
+  rqActive: Gauge;
+  rqCompleted: Counter;
+  rqClass: Counter[];
+  rqTime: Histogram;
+  rqRxReset: Counter;
+  rqTimeout: Counter;
+  rqIdleTimeout: Counter;
+  listenerRqClass: Counter[];
+  listenerRqCompleted: Counter;
+}
+
+class ActiveStream implements HttpStream {
+  readonly startTime = Date.now();
+  readonly startHr = performance.now();
+  responseFlags: string[] = [];
+  responseCodeDetails: string | undefined;
+  upstreamHost: string | undefined;
+  upstreamCluster: string | undefined;
+  bytesSent = 0;
+  bytesReceivedSource: { bytes: number } | null = null;
+  responseHeaders: HeaderList | null = null;
+  metadata: Map<string, Record<string, unknown>> | null = null;
+  upgradeHead: Buffer | undefined;
+  tunnel: { status: number; bytesReceived: number; bytesSent: number } | null = null;
+  private done = false;
+
+  constructor(
+    readonly hcm: ConnectionManager,
+    readonly conn: DownstreamConnection,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly method: string,
+    readonly path: string,
+    readonly authority: string,
+    readonly protocol: string,
+    readonly headers: HeaderList,
+    readonly clientAddress: Endpoint,
+    readonly route: Route | null,
+    readonly mutation: RequestHeadersResult | null,
+  ) {}
+
+  /** Report the end of the exchange once, whether the response finished, the client went away, or a tunnel closed. */
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.hcm.onStreamDone(this);
+  }
+
+  setMetadata(namespace: string, key: string, value: unknown): void {
+    this.metadata ??= new Map();
+    let ns = this.metadata.get(namespace);
+    if (!ns) this.metadata.set(namespace, (ns = {}));
+    ns[key] = value;
+  }
+
+  sendLocalReply(status: number, body: string, opts: LocalReplyOptions): void {
+    const res = this.res;
+    if (opts.flag) this.responseFlags.push(opts.flag);
+    this.responseCodeDetails = opts.details;
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const headers: Array<[string, string]> = [];
+    const len = Buffer.byteLength(body);
+    if (len > 0) headers.push(["content-type", "text/plain"]);
+    headers.push(["content-length", String(len)]);
+    if (opts.headers) for (const h of opts.headers) headers.push([h[0], h[1]]);
+    this.writeResponseHead(status, headers, !opts.routeHeaders);
+    res.end(body);
+  }
+
+  /** Final response headers: server header, the route's mutations, x-request-id, draining. */
+  writeResponseHead(status: number, headers: Array<[string, string]>, local = false): void {
+    const cfg = this.hcm.config;
+    const route = this.route;
+    if (!local && route !== null) {
+      const table = cfg.routeTable;
+      const vh = this.hcm.vhostOf(route);
+      const order: Array<HeaderMutation | null> = table.mostSpecificHeaderMutationsWins
+        ? [table.responseHeaders, vh, route.responseHeaders]
+        : [route.responseHeaders, vh, table.responseHeaders];
+      for (const m of order) applyHeaderMutation(headers, m);
+    }
+    switch (cfg.serverHeaderTransformation) {
+      case "OVERWRITE":
+        removeHeader(headers, "server");
+        headers.push(["server", cfg.serverName]);
+        break;
+      case "APPEND_IF_ABSENT":
+        if (!headers.some((h) => h[0] === "server")) headers.push(["server", cfg.serverName]);
+        break;
+      case "PASS_THROUGH":
+        break;
+    }
+    const rid = this.mutation?.responseRequestId;
+    if (rid) {
+      removeHeader(headers, "x-request-id");
+      headers.push(["x-request-id", rid]);
+    }
+    if (this.hcm.draining) {
+      removeHeader(headers, "connection");
+      headers.push(["connection", "close"]);
+      this.hcm.stats.cxDrainClose.inc();
+    }
+    this.responseHeaders = new HeaderList(headers);
+    const flat: string[] = new Array(headers.length * 2);
+    for (let i = 0; i < headers.length; i++) {
+      flat[2 * i] = headers[i][0];
+      flat[2 * i + 1] = headers[i][1];
+    }
+    this.res.writeHead(status, flat);
+  }
+}
+
+function removeHeader(h: Array<[string, string]>, name: string): void {
+  for (let i = h.length - 1; i >= 0; i--) if (h[i][0] === name) h.splice(i, 1);
+}
+
+/** %REQ(...)% over the mutated request headers plus HTTP/1's pseudo-headers. */
+class RequestHeaderSource implements HeaderSource {
+  constructor(private readonly s: ActiveStream) {}
+  get(name: string): string | undefined {
+    switch (name) {
+      case ":method":
+        return this.s.method;
+      case ":path":
+        return this.s.path;
+      case ":authority":
+        return this.s.authority || undefined;
+      case ":scheme":
+        return this.s.mutation?.scheme ?? "http";
+      default:
+        return this.s.headers.getJoined(name);
+    }
+  }
+}
+
+export class ConnectionManager implements NetworkFilter {
+  readonly stats: HcmStats;
+  draining = false;
+  private readonly server: Server;
+  private readonly filters: readonly HttpFilter[];
+  private readonly vhostResponseHeaders = new Map<string, HeaderMutation | null>();
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    readonly config: HttpConnectionManagerConfig,
+    ctx: BuildContext,
+  ) {
+    const prefix = `http.${config.statPrefix}.`;
+    const s = ctx.stats.scope(prefix);
+    const ls = ctx.stats.scope(`${ctx.listenerStatPrefix}${prefix}`);
+    this.stats = {
+      cxTotal: s.counter("downstream_cx_total"),
+      cxHttp1Total: s.counter("downstream_cx_http1_total"),
+      cxActive: s.gauge("downstream_cx_active"),
+      cxHttp1Active: s.gauge("downstream_cx_http1_active"),
+      cxDestroy: s.counter("downstream_cx_destroy"),
+      cxProtocolError: s.counter("downstream_cx_protocol_error"),
+      cxDrainClose: s.counter("downstream_cx_drain_close"),
+      cxLength: s.histogram("downstream_cx_length_ms"),
+      rqTotal: s.counter("downstream_rq_total"),
+      rqHttp1Total: s.counter("downstream_rq_http1_total"),
+      rqActive: s.gauge("downstream_rq_active"),
+      rqCompleted: s.counter("downstream_rq_completed"),
+      rqClass: [1, 2, 3, 4, 5].map((c) => s.counter(`downstream_rq_${c}xx`)),
+      rqTime: s.histogram("downstream_rq_time"),
+      rqRxReset: s.counter("downstream_rq_rx_reset"),
+      rqTimeout: s.counter("downstream_rq_timeout"),
+      rqIdleTimeout: s.counter("downstream_rq_idle_timeout"),
+      listenerRqClass: [1, 2, 3, 4, 5].map((c) => ls.counter(`downstream_rq_${c}xx`)),
+      listenerRqCompleted: ls.counter("downstream_rq_completed"),
+    };
+    for (const vh of config.routeTable.virtualHosts) this.vhostResponseHeaders.set(vh.name, vh.responseHeaders);
+    this.filters = config.httpFilters.map((f) => f.config.build({ ...ctx, hcmStatPrefix: prefix }));
+
+    // maxHeadersCount 0: Node would silently drop headers past its count; we count them ourselves and answer 431.
+    this.server = createServer(
+      {
+        maxHeaderSize: config.maxRequestHeadersBytes,
+        requireHostHeader: false,
+        joinDuplicateHeaders: false,
+        keepAliveTimeout: config.idleTimeoutMs,
+        requestTimeout: config.requestTimeoutMs,
+        // Envoy has no header timeout by default; a Node codec without one is open to slowloris, so Tollgate keeps
+        // Node's 60 s unless request_headers_timeout says otherwise (docs/http.md).
+        headersTimeout: config.requestHeadersTimeoutMs || (config.requestTimeoutMs ? Math.min(60_000, config.requestTimeoutMs) : 60_000),
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => this.onRequest(req, res, null),
+    );
+    this.server.maxHeadersCount = 0;
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    this.server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+  }
+
+  vhostOf(route: Route): HeaderMutation | null {
+    return this.vhostResponseHeaders.get(route.virtualHostName) ?? null;
+  }
+
+  onNewConnection(conn: DownstreamConnection, socket: Socket): boolean {
+    const st = this.stats;
+    (socket as TaggedSocket)[kConn] = conn;
+    st.cxTotal.inc();
+    st.cxHttp1Total.inc();
+    st.cxActive.inc();
+    st.cxHttp1Active.inc();
+    this.sockets.add(socket);
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      st.cxActive.dec();
+      st.cxHttp1Active.dec();
+      st.cxDestroy.inc();
+      st.cxLength.record(Date.now() - conn.startTime);
+    });
+    this.server.emit("connection", socket);
+    return true;
+  }
+
+  /** Stop keep-alive: idle connections close now, busy ones get `Connection: close` on their next response. */
+  startDrain(): void {
+    this.draining = true;
+    this.server.closeIdleConnections();
+  }
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    this.stats.cxProtocolError.inc();
+    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    let status = 400;
+    if (err.code === "HPE_HEADER_OVERFLOW") status = 431;
+    else if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") status = 408;
+    const body = STATUS_TEXT[status];
+    socket.end(
+      `HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: ${this.config.serverName}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    // Node hands upgrade requests over without a ServerResponse; make one so filters and local replies work alike.
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    this.onRequest(req, res, head);
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse, upgradeHead: Buffer | null): void {
+    const cfg = this.config;
+    const st = this.stats;
+    const conn = (req.socket as TaggedSocket)[kConn]!;
+    st.rqTotal.inc();
+    st.rqHttp1Total.inc();
+    st.rqActive.inc();
+    const headers = HeaderList.fromRaw(req.rawHeaders);
+    const path = req.url ?? "/";
+    const method = req.method ?? "GET";
+    const protocol = `HTTP/${req.httpVersion}`;
+    let reject: { status: number; details: string } | null = null;
+    if (req.httpVersion === "1.0" && !cfg.acceptHttp10) reject = { status: 426, details: "low_version" };
+    else if (headers.entries.length > cfg.maxHeadersCount) reject = { status: 431, details: "http1.too_many_headers" };
+    else if (cfg.headersWithUnderscoresAction !== "ALLOW" && headers.entries.some((h) => h[0].includes("_"))) {
+      if (cfg.headersWithUnderscoresAction === "REJECT_REQUEST") reject = { status: 400, details: "http1.unexpected_underscore" };
+      else for (let i = headers.entries.length - 1; i >= 0; i--) if (headers.entries[i][0].includes("_")) headers.entries.splice(i, 1);
+    }
+
+    const rh = cfg.requestHeaders;
+    const client = deriveClientAddress(rh.xff, conn.remote.ip, rh.localIp, headers.getJoined("x-forwarded-for"));
+    const clientAddress: Endpoint =
+      client.trustedAddress === null ? conn.remote : client.trustedFromXff ? { ip: client.trustedAddress, port: 0 } : conn.remote;
+    let mutation: RequestHeadersResult | null = null;
+    if (reject === null) {
+      mutation = mutateRequestHeaders(rh, headers.entries, client, {
+        tls: false,
+        localPort: conn.local.port,
+        internalOnlyHeaders: cfg.routeTable.internalOnlyHeaders,
+        allowedUpgrades: cfg.upgrades,
+      });
+      reject = mutation.reject;
+    }
+    const authority = headers.get("host") ?? "";
+    const selection = reject === null ? selectRoute(cfg.routeTable, authority, path, headers.entries, { method, scheme: mutation?.scheme }) : null;
+    const stream = new ActiveStream(this, conn, req, res, method, path, authority, protocol, headers, clientAddress, selection?.route ?? null, mutation);
+
+    res.once("close", () => stream.finish());
+    if (cfg.streamIdleTimeoutMs > 0) {
+      req.socket.setTimeout(cfg.streamIdleTimeoutMs, () => {
+        st.rqIdleTimeout.inc();
+        stream.sendLocalReply(408, "stream timeout", { flag: "SI", details: "stream_idle_timeout" });
+        req.socket.destroy();
+      });
+    }
+    if (reject !== null) {
+      stream.sendLocalReply(reject.status, STATUS_TEXT[reject.status] ?? "", { details: reject.details });
+      return;
+    }
+    if (upgradeHead !== null || mutation?.upgrade) {
+      stream.upgradeHead = upgradeHead ?? Buffer.alloc(0);
+    }
+    for (const f of this.filters) {
+      if (f.decodeHeaders(stream) === "stop") return;
+    }
+  }
+
+  onStreamDone(stream: ActiveStream): void {
+    const st = this.stats;
+    const res = stream.res;
+    const tunnel = stream.tunnel;
+    st.rqActive.dec();
+    stream.req.socket?.setTimeout(0);
+    const code = tunnel ? tunnel.status : res.headersSent ? res.statusCode : 0;
+    if (code >= 100 && code < 600) {
+      const cls = Math.floor(code / 100) - 1;
+      st.rqClass[cls].inc();
+      st.listenerRqClass[cls].inc();
+    }
+    if (res.writableFinished || (tunnel && tunnel.status !== 0)) {
+      st.rqCompleted.inc();
+      st.listenerRqCompleted.inc();
+    } else {
+      st.rqRxReset.inc();
+      if (stream.responseFlags.length === 0) stream.responseFlags.push("DC");
+    }
+    const duration = performance.now() - stream.startHr;
+    st.rqTime.record(duration);
+    if (this.config.accessLogs.length === 0) return;
+    const conn = stream.conn;
+    const ctx: AccessLogContext = {
+      startTime: stream.startTime,
+      requestHeaders: new RequestHeaderSource(stream),
+      responseHeaders: stream.responseHeaders,
+      protocol: stream.protocol,
+      responseCode: code,
+      responseFlags: stream.responseFlags.length ? stream.responseFlags.join(",") : "-",
+      responseCodeDetails: stream.responseCodeDetails,
+      bytesReceived: tunnel ? tunnel.bytesReceived : (stream.bytesReceivedSource?.bytes ?? 0),
+      bytesSent: tunnel ? tunnel.bytesSent : stream.bytesSent,
+      durationMs: duration,
+      upstreamHost: stream.upstreamHost,
+      upstreamCluster: stream.upstreamCluster,
+      downstreamRemoteAddress: formatEndpoint(stream.clientAddress),
+      downstreamDirectRemoteAddress: formatEndpoint(conn.directRemote),
+      downstreamLocalAddress: formatEndpoint(conn.local),
+      routeName: stream.route?.name || undefined,
+      connectionTerminationDetails: conn.terminationDetails,
+      dynamicMetadata: stream.metadata ? mergeMetadata(conn.dynamicMetadata, stream.metadata) : conn.dynamicMetadata,
+      connectionId: conn.id,
+    };
+    for (const l of this.config.accessLogs) l.log(ctx);
+  }
+
+  async close(): Promise<void> {
+    this.startDrain();
+  }
+}
+
+function mergeMetadata(a: ReadonlyMap<string, Record<string, unknown>>, b: ReadonlyMap<string, Record<string, unknown>>): Map<string, Record<string, unknown>> {
+  const out = new Map(a);
+  for (const [ns, v] of b) out.set(ns, { ...(out.get(ns) ?? {}), ...v });
+  return out;
+}
+

@@ -1,0 +1,74 @@
+// The contracts between the listener, the filters and the server. A filter's config.ts parses its typed_config
+// once (validated, frozen) and registers it; `build()` turns that config into a factory bound to a runtime
+// context (stats, clusters) when a configuration is compiled; the factory's per-connection or per-request
+// objects only look things up.
+import type { Socket } from "node:net";
+import type { StatsStore } from "../observability/stats.js";
+import type { ClusterManager } from "../upstream/cluster-manager.js";
+import type { DownstreamConnection } from "../listener/connection.js";
+import type { HttpStream } from "./network/http-connection-manager/stream.js";
+
+export interface BuildContext {
+  stats: StatsStore;
+  clusters: ClusterManager;
+  /** e.g. `listener.0.0.0.0_10000.` */
+  listenerStatPrefix: string;
+}
+
+// ---- listener filters -------------------------------------------------------------------------------------------
+
+export type ListenerFilterVerdict =
+  /** Done: `consumed` bytes at the front are removed from the stream (e.g. the PROXY header). */
+  | { status: "continue"; consumed: number }
+  /** More bytes are needed before this filter can decide. */
+  | { status: "need_more" }
+  /** Close the connection (the filter has counted why). */
+  | { status: "close"; reason: string };
+
+export interface ListenerFilter {
+  /** Called with all bytes read and not yet consumed; again with more bytes after `need_more`. */
+  onData(conn: DownstreamConnection, bytes: Buffer): ListenerFilterVerdict;
+  /** The peer closed before the filter decided. */
+  onEndOfStream?(conn: DownstreamConnection): void;
+}
+
+export interface ListenerFilterConfig {
+  build(ctx: BuildContext): ListenerFilter;
+}
+
+// ---- network filters --------------------------------------------------------------------------------------------
+
+export interface NetworkFilter {
+  /**
+   * Called once when the connection reaches this filter. A non-terminal filter returns true to let the next filter
+   * run, false when it has closed the connection. A terminal filter (http_connection_manager, tcp_proxy) takes the
+   * socket over and returns true.
+   */
+  onNewConnection(conn: DownstreamConnection, socket: Socket): boolean;
+}
+
+export interface NetworkFilterConfig {
+  readonly terminal: boolean;
+  build(ctx: BuildContext): NetworkFilter;
+  /** Release timers and sockets held by the built filter when its configuration is retired. */
+  close?(): Promise<void>;
+}
+
+// ---- HTTP filters -----------------------------------------------------------------------------------------------
+
+/** `continue`: run the next filter; `stop`: the filter has answered (local reply) and the chain ends. */
+export type HttpFilterStatus = "continue" | "stop";
+
+export interface HttpFilter {
+  decodeHeaders(stream: HttpStream): HttpFilterStatus;
+}
+
+export interface HttpFilterBuildContext extends BuildContext {
+  /** The connection manager's stat prefix, with the trailing dot: `http.ingress.` */
+  hcmStatPrefix: string;
+}
+
+export interface HttpFilterConfig {
+  readonly terminal: boolean;
+  build(ctx: HttpFilterBuildContext): HttpFilter;
+}

@@ -1,0 +1,80 @@
+// Envoy's filter-chain selection (envoy.md §3): criteria are applied in a fixed order; at each step the chains that
+// name the criterion and match it most specifically survive, chains that do not name it are the fallback, and
+// chains that name it but do not match drop out. At most one chain survives (duplicates are refused at load).
+import { ConfigError } from "../config/errors.js";
+import { parseIp, type Cidr } from "../net/ip.js";
+import type { DownstreamConnection } from "./connection.js";
+import type { FilterChainConfig, FilterChainMatch } from "./config.js";
+
+function prefixMatchLength(cidrs: readonly Cidr[], ip: Uint8Array | null): number {
+  if (!ip) return -1;
+  let best = -1;
+  for (const c of cidrs) {
+    if (c.bytes.length !== ip.length || c.prefixLen <= best) continue;
+    let ok = true;
+    const full = c.prefixLen >> 3;
+    for (let i = 0; i < full && ok; i++) if (c.bytes[i] !== ip[i]) ok = false;
+    const rem = c.prefixLen & 7;
+    if (ok && rem) {
+      const mask = (0xff << (8 - rem)) & 0xff;
+      if ((c.bytes[full] & mask) !== (ip[full] & mask)) ok = false;
+    }
+    if (ok) best = c.prefixLen;
+  }
+  return best;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === "::1" || ip.startsWith("127.");
+}
+
+type Step<T> = (m: FilterChainMatch) => { specified: boolean; score: number };
+
+function narrow<T extends { match: FilterChainMatch }>(chains: T[], step: Step<T>): T[] {
+  let best = -1;
+  let specified: T[] = [];
+  const unspecified: T[] = [];
+  for (const c of chains) {
+    const r = step(c.match);
+    if (!r.specified) unspecified.push(c);
+    else if (r.score >= 0) {
+      if (r.score > best) {
+        best = r.score;
+        specified = [c];
+      } else if (r.score === best) specified.push(c);
+    }
+  }
+  return specified.length > 0 ? specified : unspecified;
+}
+
+export function selectFilterChain<T extends { match: FilterChainMatch }>(chains: readonly T[], conn: DownstreamConnection): T | null {
+  if (chains.length === 0) return null;
+  let c = chains.slice();
+  const localIp = parseIp(conn.local.ip);
+  const directIp = parseIp(conn.directRemote.ip);
+  const remoteIp = parseIp(conn.remote.ip);
+  c = narrow(c, (m) => ({ specified: m.destinationPort !== null, score: m.destinationPort === conn.local.port ? 0 : -1 }));
+  c = narrow(c, (m) => ({ specified: m.prefixRanges.length > 0, score: prefixMatchLength(m.prefixRanges, localIp) }));
+  c = narrow(c, (m) => ({ specified: m.directSourcePrefixRanges.length > 0, score: prefixMatchLength(m.directSourcePrefixRanges, directIp) }));
+  c = narrow(c, (m) => {
+    if (m.sourceType === "ANY") return { specified: false, score: 0 };
+    const local = isLoopback(conn.remote.ip) || conn.remote.ip === conn.local.ip;
+    return { specified: true, score: (m.sourceType === "SAME_IP_OR_LOOPBACK") === local ? 0 : -1 };
+  });
+  c = narrow(c, (m) => ({ specified: m.sourcePrefixRanges.length > 0, score: prefixMatchLength(m.sourcePrefixRanges, remoteIp) }));
+  c = narrow(c, (m) => ({ specified: m.sourcePorts.length > 0, score: m.sourcePorts.includes(conn.remote.port) ? 0 : -1 }));
+  return c[0] ?? null;
+}
+
+/** Envoy refuses two chains with the same match: the second could never be chosen. */
+export function checkDistinctMatches(chains: readonly FilterChainConfig[], path: string): void {
+  const seen = new Map<string, number>();
+  chains.forEach((c, i) => {
+    const key = JSON.stringify(c.match, (_k, v) => (v instanceof Uint8Array ? Array.from(v) : v));
+    const prev = seen.get(key);
+    if (prev !== undefined) {
+      throw new ConfigError(`${path}[${i}].filter_chain_match`, `multiple filter chains with the same matching rules are defined (same as filter_chains[${prev}])`);
+    }
+    seen.set(key, i);
+  });
+}
