@@ -16,8 +16,8 @@ const { error, stderr } = await asc.main([
   "--runtime", "stub",
   "--optimizeLevel", "3",
   "--shrinkLevel", "0",
-  "--noExportMemory", "false",
-  "--initialMemory", "2",
+  "--initialMemory", "8", // 512 KiB: the fixed regions (384 KiB, see layout.ts) + static data and heap
+  "--memoryBase", String(0x60000), // MEMORY_BASE in wasm/assembly/layout.ts: the fixed regions lie below
   "--use", "abort=",
 ]);
 if (error) {
