@@ -2,7 +2,6 @@
 // tollgate -c FILE [--config-yaml S] [--mode serve|validate] [-l LEVEL] [--drain-time-s N]
 // tollgate decode [HEX]       decode a captured PROXY header (docs/decode.md)
 import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
 
 const USAGE = `Usage:
   tollgate -c FILE [--config-yaml YAML] [--mode serve|validate] [-l LEVEL] [--drain-time-s N]
@@ -18,10 +17,6 @@ Options:
   -h, --help               this text
 `;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
-}
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === "decode") {
@@ -53,7 +48,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.version) {
-    process.stdout.write(`tollgate ${version()}\n`);
+    const { VERSION } = await import("./version.js");
+    process.stdout.write(`tollgate ${VERSION}\n`);
     return 0;
   }
   const mode = values.mode;

@@ -3,9 +3,10 @@
 // A configuration is compiled in full (clusters, listener graphs, filter factories, stats) before anything uses
 // it; a reload compiles the new one beside the running one and swaps references only if it compiled
 // (DESIGN.md principle 3). Listeners whose name and address did not change keep their sockets.
-import { readFileSync } from "node:fs";
+import { VERSION } from "./version.js";
 import { ConfigError } from "./config/errors.js";
 import { loadConfigDocument, type ConfigSource } from "./config/load.js";
+import { watchFile, type FileWatcher } from "./config/watch.js";
 import { parseBootstrap, type BootstrapConfig } from "./config/bootstrap.js";
 import { createAdminServer, type AdminServer, type ServerState } from "./admin/index.js";
 import { ActiveListener, ListenerGraph } from "./listener/listener.js";
@@ -16,7 +17,6 @@ import { closeAccessLogs, flushAccessLogs, reopenAccessLogs } from "./observabil
 import { ClusterManager } from "./upstream/cluster-manager.js";
 import { ConnectionManager } from "./filters/network/http-connection-manager/connection-manager.js";
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 /** One compiled configuration: what a reload swaps. */
 export interface Compiled {
@@ -85,6 +85,8 @@ export interface ServerOptions {
   argv: readonly string[];
   /** Seconds listeners keep accepting after a drain starts (default: min(5, drainTimeS)). */
   drainGraceS?: number;
+  /** Reload when the -c file changes (default true). */
+  watchConfig?: boolean;
 }
 
 function sameAddress(a: ListenerConfig, b: ListenerConfig): boolean {
@@ -106,6 +108,7 @@ export class TollgateServer {
   private readonly serverStats: { live: Gauge; state: Gauge; uptime: Gauge; totalConnections: Gauge; memoryAllocated: Gauge; reloadSuccess: Counter; reloadFailure: Counter; version: Gauge };
   private statsTimer: NodeJS.Timeout | null = null;
   private reloading: Promise<boolean> | null = null;
+  private watcher: FileWatcher | null = null;
 
   constructor(private readonly opts: ServerOptions) {
     const s = this.stats.scope("server.");
@@ -161,6 +164,12 @@ export class TollgateServer {
     } catch (err) {
       await this.shutdownNow();
       throw err;
+    }
+    if (this.opts.source.path && this.opts.watchConfig !== false) {
+      this.watcher = await watchFile(this.opts.source.path, () => {
+        logger.info({ path: this.opts.source.path }, "configuration file changed; reloading");
+        void this.reload();
+      });
     }
     this.setState("LIVE");
     this.updateServerStats();
@@ -270,6 +279,7 @@ export class TollgateServer {
 
   private async shutdownNow(): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
+    this.watcher?.close();
     for (const l of this.listeners.values()) {
       await l.stopAccepting();
       l.destroyAll();

@@ -27,7 +27,7 @@ export function writeTemp(name: string, text: string): string {
 }
 
 export async function spawnTollgate(t: ExecutionContext, args: string[], timeoutMs = 15_000): Promise<RunningTollgate> {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TOLLGATE_LOG_LEVEL: "info" } });
   t.teardown(() => {
     if (proc.exitCode === null && proc.pid) process.kill(proc.pid, "SIGKILL");
   });
