@@ -12,7 +12,8 @@ import { createAdminServer, type AdminServer, type ServerState } from "./admin/i
 import { ActiveListener, ListenerGraph } from "./listener/listener.js";
 import type { ListenerConfig } from "./listener/config.js";
 import { logger } from "./observability/logger.js";
-import { StatsStore, type Counter, type Gauge } from "./observability/stats.js";
+import { StatsStore, type Counter } from "./observability/stats.js";
+import { createServerStats, type ServerStats } from "./observability/server-stats.js";
 import { closeAccessLogs, flushAccessLogs, reopenAccessLogs } from "./observability/access-log/index.js";
 import { ClusterManager } from "./upstream/cluster-manager.js";
 import { ConnectionManager } from "./filters/network/http-connection-manager/connection-manager.js";
@@ -105,23 +106,17 @@ export class TollgateServer {
   readonly closed = new Promise<number>((r) => (this.resolveClosed = r));
   private stopping = false;
   private healthcheckFailed = false;
-  private readonly serverStats: { live: Gauge; state: Gauge; uptime: Gauge; totalConnections: Gauge; memoryAllocated: Gauge; reloadSuccess: Counter; reloadFailure: Counter; version: Gauge };
-  private statsTimer: NodeJS.Timeout | null = null;
+  private readonly serverStats: ServerStats;
+  private readonly reloadSuccess: Counter;
+  private readonly reloadFailure: Counter;
+  private stopFlushListener: (() => void) | null = null;
   private reloading: Promise<boolean> | null = null;
   private watcher: FileWatcher | null = null;
 
   constructor(private readonly opts: ServerOptions) {
-    const s = this.stats.scope("server.");
-    this.serverStats = {
-      live: s.gauge("live"),
-      state: s.gauge("state"),
-      uptime: s.gauge("uptime"),
-      totalConnections: s.gauge("total_connections"),
-      memoryAllocated: s.gauge("memory_allocated"),
-      version: s.gauge("version"),
-      reloadSuccess: this.stats.counter("tollgate.reload.success"),
-      reloadFailure: this.stats.counter("tollgate.reload.failure"),
-    };
+    this.serverStats = createServerStats(this.stats, { startTimeMs: this.startedAt });
+    this.reloadSuccess = this.stats.counter("tollgate.reload.success");
+    this.reloadFailure = this.stats.counter("tollgate.reload.failure");
   }
 
   /** Addresses actually bound, by listener name (port 0 resolved). */
@@ -133,17 +128,13 @@ export class TollgateServer {
 
   private setState(s: ServerState): void {
     this.state = s;
-    const code = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 }[s];
-    this.serverStats.state.set(code);
-    this.serverStats.live.set(s === "LIVE" ? 1 : 0);
+    this.serverStats.setState(s);
   }
 
-  private updateServerStats(): void {
-    this.serverStats.uptime.set(Math.floor((Date.now() - this.startedAt) / 1000));
+  private updateConnectionCount(): void {
     let total = 0;
     for (const l of this.listeners.values()) total += l.connectionCount;
     this.serverStats.totalConnections.set(total);
-    this.serverStats.memoryAllocated.set(process.memoryUsage().heapUsed);
   }
 
   async start(): Promise<void> {
@@ -172,9 +163,9 @@ export class TollgateServer {
       });
     }
     this.setState("LIVE");
-    this.updateServerStats();
-    this.statsTimer = setInterval(() => this.updateServerStats(), 1000);
-    this.statsTimer.unref();
+    this.serverStats.initializationTimeMs.record(Date.now() - this.startedAt);
+    this.updateConnectionCount();
+    this.stopFlushListener = this.stats.onFlush(() => this.updateConnectionCount());
     logger.info({ listeners: Object.fromEntries(this.boundAddresses), admin: this.adminAddress, version: VERSION }, "tollgate is live");
   }
 
@@ -208,7 +199,7 @@ export class TollgateServer {
       next = compile(bootstrap, this.stats);
       await next.clusters.initialize();
     } catch (err) {
-      this.serverStats.reloadFailure.inc();
+      this.reloadFailure.inc();
       logger.error({ err: (err as Error).message, path: (err as ConfigError).path }, "configuration reload failed; the running configuration is unchanged");
       return false;
     }
@@ -225,7 +216,7 @@ export class TollgateServer {
     } catch (err) {
       for (const l of added) await l.stopAccepting();
       await next.clusters.close();
-      this.serverStats.reloadFailure.inc();
+      this.reloadFailure.inc();
       logger.error({ err: (err as Error).message }, "configuration reload failed: a listener could not bind; the running configuration is unchanged");
       return false;
     }
@@ -241,7 +232,7 @@ export class TollgateServer {
     }
     for (const l of added) this.listeners.set(l.name, l);
     this.current = next;
-    this.serverStats.reloadSuccess.inc();
+    this.reloadSuccess.inc();
     logger.info({ listeners: [...next.graphs.keys()], clusters: next.clusters.clusters().length }, "configuration reloaded");
     void this.retire(old, retired);
     return true;
@@ -278,8 +269,9 @@ export class TollgateServer {
   }
 
   private async shutdownNow(): Promise<void> {
-    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.stopFlushListener?.();
     this.watcher?.close();
+    this.serverStats.close();
     for (const l of this.listeners.values()) {
       await l.stopAccepting();
       l.destroyAll();

@@ -1,0 +1,60 @@
+// The contract between the admin listener and the server lifecycle that owns it (server.ts injects these).
+import type { AccessLogger } from "../observability/access-log/config.js";
+import type { StatsStore } from "../observability/stats.js";
+
+/** Envoy's admin.v3.ServerInfo.State, by name. */
+export type ServerState = "LIVE" | "DRAINING" | "PRE_INITIALIZING" | "INITIALIZING";
+
+/** What `/server_info` reports; the admin adds `state` and the uptimes. */
+export interface ServerInfoSource {
+  version: string;
+  /** Envoy prints its hot-restart compatibility string; Tollgate has no hot restart: "disabled". */
+  hotRestartVersion?: string;
+  /** admin.v3.CommandLineOptions in proto JSON, e.g. {drain_time: "600s", parent_shutdown_time: "900s", mode: "Serve", ...}. */
+  commandLineOptions: Readonly<Record<string, unknown>>;
+  /** config.core.v3.Node from the bootstrap (id, cluster, ...), {} when absent. */
+  node: Readonly<Record<string, unknown>>;
+  /** Epoch ms when this process started serving (the current "epoch"). */
+  startTimeCurrentEpochMs: number;
+  /** Epoch ms of the first epoch (equal to the current one: no hot restart). */
+  startTimeFirstEpochMs: number;
+}
+
+/** One listener for `/listeners`. */
+export interface ListenerStatus {
+  name: string;
+  /** The bound local address: "0.0.0.0", "::". */
+  address: string;
+  port: number;
+}
+
+export interface DrainOptions {
+  /** `?graceful`: enter the graceful drain period before closing listeners. */
+  graceful: boolean;
+  /** `?inboundonly`: only inbound listeners (traffic_direction). */
+  inboundOnly: boolean;
+  /** `?skip_exit`: do not exit after the drain period (requires graceful). */
+  skipExit: boolean;
+}
+
+export interface AdminDeps {
+  stats: StatsStore;
+  getState(): ServerState;
+  serverInfo(): ServerInfoSource;
+  /** The `/config_dump` object (admin.v3.ConfigDump as proto JSON). */
+  configDump(): unknown;
+  listeners(): readonly ListenerStatus[];
+  /** `/clusters` body: Envoy's `cluster::host::stat::value` text, or the `?format=json` object. */
+  clusters(format: "text" | "json"): string | object;
+  onHealthcheckFail(): void;
+  onHealthcheckOk(): void;
+  onDrainListeners(opts: DrainOptions): void;
+  /** Called after the `/quitquitquit` response has been sent. */
+  onQuit(): void;
+  /** Called by `/reopen_logs` after the access log files were reopened. */
+  onReopenLogs?(): void;
+  /** The bootstrap's `admin.access_log`: one line per admin request. */
+  accessLogs?: readonly AccessLogger[];
+  /** Clock for uptimes (epoch ms). Default Date.now. */
+  now?(): number;
+}
