@@ -30,6 +30,12 @@ export class DownstreamConnection {
   readonly dynamicMetadata = new Map<string, Record<string, unknown>>();
   /** TLVs the PROXY filter was told to pass through (for an upstream PROXY header). */
   passThroughTlvs: ReadonlyArray<{ type: number; value: Uint8Array }> = [];
+  /** Set by the tls_inspector listener filter: "tls" when the client sent a ClientHello, else Envoy's "raw_buffer". */
+  transportProtocol: string = "raw_buffer";
+  /** The ClientHello's SNI (tls_inspector); "" when none. */
+  requestedServerName: string = "";
+  /** The ClientHello's ALPN protocols in the client's order (tls_inspector); empty when none. */
+  applicationProtocols: readonly string[] = [];
   /** Set when the connection ends for a reason worth logging (%CONNECTION_TERMINATION_DETAILS%). */
   terminationDetails: string | undefined;
 

@@ -78,7 +78,11 @@ export class ActiveListener {
 
   async listen(): Promise<{ address: string; port: number }> {
     const a = this.graph.config.address;
-    const server = createServer({ pauseOnConnect: false, noDelay: true }, (socket) => this.onConnection(socket));
+    // allowHalfOpen: a client's FIN must not make Node end our side of the socket by itself. tcp_proxy forwards a
+    // half-close to the upstream and keeps delivering the upstream's bytes; the HTTP codec decides on its own what a
+    // FIN means (it answers the request in flight, then closes). Without it Node shut the socket's write side the
+    // moment the FIN arrived, so a half-closing client never got its answer.
+    const server = createServer({ pauseOnConnect: false, noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -157,8 +161,10 @@ export class ActiveListener {
     const proceed = (): void => {
       finish();
       if (pending.length > 0) socket.unshift(pending);
-      this.startChain(graph, conn, socket);
+      // Resume BEFORE the chain starts: a terminal filter that must wait (tcp_proxy pauses until its upstream is
+      // connected) then has the last word. Resuming after it would flow the unshifted bytes to no listener.
       socket.resume();
+      this.startChain(graph, conn, socket);
     };
     // Run filters from `index` over the pending bytes; stop at need_more.
     const step = (): void => {
