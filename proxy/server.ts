@@ -13,6 +13,7 @@ import { ActiveListener, ListenerGraph } from "./listener/listener.js";
 import type { ListenerConfig } from "./listener/config.js";
 import { logger } from "./observability/logger.js";
 import { StatsStore, type Counter } from "./observability/stats.js";
+import { ActivityRecorder } from "./observability/activity.js";
 import { createServerStats, type ServerStats } from "./observability/server-stats.js";
 import { closeAccessLogs, flushAccessLogs, reopenAccessLogs } from "./observability/access-log/index.js";
 import { ClusterManager } from "./upstream/cluster-manager.js";
@@ -52,12 +53,12 @@ function checkClusterReferences(b: BootstrapConfig): void {
 }
 
 /** Compile a bootstrap into live objects (no sockets bound, no timers started). */
-export function compile(bootstrap: BootstrapConfig, stats: StatsStore): Compiled {
+export function compile(bootstrap: BootstrapConfig, stats: StatsStore, activity?: ActivityRecorder): Compiled {
   checkClusterReferences(bootstrap);
   const clusters = new ClusterManager(bootstrap.clusters, stats);
   const graphs = new Map<string, ListenerGraph>();
   for (const l of bootstrap.listeners) {
-    graphs.set(l.name, new ListenerGraph(l, { stats, clusters, listenerStatPrefix: l.statPrefix }));
+    graphs.set(l.name, new ListenerGraph(l, { stats, clusters, listenerStatPrefix: l.statPrefix, activity }));
   }
   return { bootstrap, clusters, graphs };
 }
@@ -84,7 +85,7 @@ export interface ServerOptions {
   /** --drain-time-s */
   drainTimeS: number;
   argv: readonly string[];
-  /** Seconds listeners keep accepting after a drain starts (default: min(5, drainTimeS)). */
+  /** Seconds listeners keep accepting after a drain starts (default: min(5, drainTimeS / 2)). */
   drainGraceS?: number;
   /** Reload when the -c file changes (default true). */
   watchConfig?: boolean;
@@ -96,6 +97,8 @@ function sameAddress(a: ListenerConfig, b: ListenerConfig): boolean {
 
 export class TollgateServer {
   readonly stats = new StatsStore();
+  /** Recent requests for the admin dashboard; survives reloads (each compiled configuration reports to it). */
+  readonly activity = new ActivityRecorder();
   state: ServerState = "PRE_INITIALIZING";
   private current: Compiled | null = null;
   private readonly listeners = new Map<string, ActiveListener>();
@@ -140,7 +143,7 @@ export class TollgateServer {
   async start(): Promise<void> {
     this.setState("INITIALIZING");
     const bootstrap = await loadAndParse(this.opts.source);
-    const compiled = compile(bootstrap, this.stats);
+    const compiled = compile(bootstrap, this.stats, this.activity);
     this.current = compiled;
     if (bootstrap.admin) {
       this.admin = await createAdminServer(this.adminDeps(), { address: bootstrap.admin.address.host, port: bootstrap.admin.address.port });
@@ -196,7 +199,7 @@ export class TollgateServer {
     let next: Compiled;
     try {
       const bootstrap = await loadAndParse(this.opts.source);
-      next = compile(bootstrap, this.stats);
+      next = compile(bootstrap, this.stats, this.activity);
       await next.clusters.initialize();
     } catch (err) {
       this.reloadFailure.inc();
@@ -243,8 +246,18 @@ export class TollgateServer {
     for (const l of listeners) await l.stopAccepting();
     const hcms = connectionManagers(old);
     for (const h of hcms) h.startDrain();
+    // Connections that keep sending get `Connection: close` on their next response; the ones left idle after the
+    // HCM's drain_timeout are closed.
+    const idleAt = Date.now() + Math.min(...hcms.map((h) => h.config.drainTimeoutMs), this.opts.drainTimeS * 1000);
     const deadline = Date.now() + this.opts.drainTimeS * 1000;
-    while (Date.now() < deadline && hcms.some((h) => h.connectionCount > 0)) await new Promise((r) => setTimeout(r, 250));
+    let idleClosed = false;
+    while (Date.now() < deadline && hcms.some((h) => h.connectionCount > 0)) {
+      if (!idleClosed && Date.now() >= idleAt) {
+        for (const h of hcms) h.closeIdle();
+        idleClosed = true;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
     for (const l of listeners) l.destroyAll();
     await old.clusters.close();
   }
@@ -256,10 +269,10 @@ export class TollgateServer {
     this.setState("DRAINING");
     const hcms = this.current ? connectionManagers(this.current) : [];
     for (const h of hcms) h.startDrain();
-    const graceS = this.opts.drainGraceS ?? Math.min(5, this.opts.drainTimeS);
+    const graceS = this.opts.drainGraceS ?? Math.min(5, this.opts.drainTimeS / 2);
     await new Promise((r) => setTimeout(r, graceS * 1000));
     for (const l of this.listeners.values()) await l.stopAccepting();
-    for (const h of hcms) h.startDrain();
+    for (const h of hcms) h.closeIdle();
     const deadline = Date.now() + Math.max(0, this.opts.drainTimeS - graceS) * 1000;
     while (Date.now() < deadline && [...this.listeners.values()].some((l) => l.connectionCount > 0)) {
       await new Promise((r) => setTimeout(r, 100));
@@ -327,6 +340,8 @@ export class TollgateServer {
       onQuit: () => void this.stop(),
       onReopenLogs: () => undefined,
       accessLogs: this.current?.bootstrap.admin?.accessLogs ?? [],
+      activity: this.activity,
+      upstreamClusters: () => this.current?.clusters.clusters() ?? [],
     };
   }
 }

@@ -88,3 +88,58 @@ test("reload() swaps in the new configuration and reports success; a reload that
   t.is(await get(port), "new");
   t.false(await new TollgateServer({ source: { path: join(dir, "missing.yaml") }, drainTimeS: 1, argv: [] }).reload());
 });
+
+test("50 reloads under a keep-alive load loop: zero failed requests; then a bad reload changes nothing", async (t) => {
+  const { Agent } = await import("node:http");
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-reload-"));
+  const file = join(dir, "tollgate.yaml");
+  writeFileSync(file, bootstrap("v0"));
+  const server = new TollgateServer({ source: { path: file }, drainTimeS: 5, argv: [], watchConfig: false });
+  await server.start();
+  t.teardown(() => server.stop());
+  const port = server.boundAddresses.get("web")!.port;
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  t.teardown(() => agent.destroy());
+  const get = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}`))));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  let failures = 0;
+  const errors: string[] = [];
+  let ok = 0;
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    for (let i = 0; i < 20_000 && !stop; i++) {
+      try {
+        await get();
+        ok++;
+      } catch (err) {
+        failures++;
+        errors.push((err as Error).message);
+      }
+    }
+  };
+  const workers = [worker(), worker(), worker(), worker()];
+  for (let i = 1; i <= 50; i++) {
+    writeFileSync(file, bootstrap(`v${i}`));
+    t.true(await server.reload(), `reload ${i}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.is(await get(), "v50");
+  writeFileSync(file, bootstrap("bad", "  nonsense: true\n"));
+  t.false(await server.reload());
+  t.is(await get(), "v50");
+  stop = true;
+  await Promise.all(workers);
+  t.is(failures, 0, errors.slice(0, 5).join("; "));
+  t.true(ok > 50);
+  t.is(server.stats.counter("tollgate.reload.success").value(), 50);
+  t.is(server.stats.counter("tollgate.reload.failure").value(), 1);
+});

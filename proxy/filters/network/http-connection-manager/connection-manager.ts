@@ -8,6 +8,7 @@ import { createServer, ServerResponse, type IncomingMessage, type Server } from 
 import type { Socket } from "node:net";
 import { formatEndpoint, type DownstreamConnection, type Endpoint } from "../../../listener/connection.js";
 import type { AccessLogContext, HeaderSource } from "../../../observability/access-log/index.js";
+import type { ActivityRecorder } from "../../../observability/activity.js";
 import type { Counter, Gauge, Histogram } from "../../../observability/stats.js";
 import type { BuildContext, HttpFilter, NetworkFilter } from "../../types.js";
 import { deriveClientAddress } from "./client-address.js";
@@ -20,7 +21,13 @@ import { selectRoute } from "./route-match.js";
 import type { HttpStream, LocalReplyOptions } from "./stream.js";
 
 const kConn = Symbol("tollgate.connection");
-type TaggedSocket = Socket & { [kConn]?: DownstreamConnection };
+const kActiveStream = Symbol("tollgate.activeStream");
+type TaggedSocket = Socket & { [kConn]?: DownstreamConnection; [kActiveStream]?: ActiveStream };
+/** The stream a ServerResponse belongs to, so a codec error on its socket can still answer through it. */
+const kStream = Symbol("tollgate.stream");
+type StreamResponse = ServerResponse & { [kStream]?: ActiveStream };
+/** Local replies that end the connection (codec errors). */
+const CLOSE: ReadonlyArray<readonly [string, string]> = [["connection", "close"]];
 
 const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 408: "Request Timeout", 426: "Upgrade Required", 431: "Request Header Fields Too Large" };
 
@@ -92,6 +99,9 @@ class ActiveStream implements HttpStream {
 
   sendLocalReply(status: number, body: string, opts: LocalReplyOptions): void {
     const res = this.res;
+    // Already answered in full (the codec's 400 for a malformed body can come before the router gives up on its
+    // upstream): the first answer stands, and destroying the socket now could cut it short.
+    if (res.writableEnded) return;
     if (opts.flag) this.responseFlags.push(opts.flag);
     this.responseCodeDetails = opts.details;
     if (res.headersSent || res.destroyed) {
@@ -180,6 +190,7 @@ export class ConnectionManager implements NetworkFilter {
   private readonly filters: readonly HttpFilter[];
   private readonly vhostResponseHeaders = new Map<string, HeaderMutation | null>();
   private readonly sockets = new Set<Socket>();
+  private readonly activity: ActivityRecorder | null;
 
   constructor(
     readonly config: HttpConnectionManagerConfig,
@@ -210,7 +221,8 @@ export class ConnectionManager implements NetworkFilter {
       listenerRqCompleted: ls.counter("downstream_rq_completed"),
     };
     for (const vh of config.routeTable.virtualHosts) this.vhostResponseHeaders.set(vh.name, vh.responseHeaders);
-    this.filters = config.httpFilters.map((f) => f.config.build({ ...ctx, hcmStatPrefix: prefix }));
+    this.filters = config.httpFilters.map((f) => f.config.build({ ...ctx, hcmStatPrefix: prefix, filterName: f.name }));
+    this.activity = ctx.activity ?? null;
 
     // maxHeadersCount 0: Node would silently drop headers past its count; we count them ourselves and answer 431.
     this.server = createServer(
@@ -228,6 +240,11 @@ export class ConnectionManager implements NetworkFilter {
       (req, res) => this.onRequest(req, res, null),
     );
     this.server.maxHeadersCount = 0;
+    // A client that half-closes after its request (shutdown(SHUT_WR): busybox wget, `nc -N`, HTTP conformance probes)
+    // still gets its response, then the connection is closed — what nginx and HAProxy do and RFC 9112 §9.6 asks.
+    // Node's default (false) aborted the request in flight and ended the socket at the FIN; Envoy does the same
+    // (envoy#2066, #17160), which loses the response. Undocumented but stable node:http switch, read in socketOnEnd.
+    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     this.server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
   }
@@ -244,6 +261,15 @@ export class ConnectionManager implements NetworkFilter {
     st.cxActive.inc();
     st.cxHttp1Active.inc();
     this.sockets.add(socket);
+    if (this.config.streamIdleTimeoutMs > 0) {
+      socket.on("timeout", () => {
+        const active = (socket as TaggedSocket)[kActiveStream];
+        if (!active) return;
+        st.rqIdleTimeout.inc();
+        active.sendLocalReply(408, "stream timeout", { flag: "SI", details: "stream_idle_timeout" });
+        socket.destroy();
+      });
+    }
     socket.once("close", () => {
       this.sockets.delete(socket);
       st.cxActive.dec();
@@ -255,8 +281,18 @@ export class ConnectionManager implements NetworkFilter {
     return true;
   }
 
-  /** Stop keep-alive: idle connections close now, busy ones get `Connection: close` on their next response. */
+  /**
+   * Stop keep-alive: every response from now on carries `Connection: close`, so a client that keeps sending closes
+   * cleanly after its next answer. Idle connections are NOT closed here: closing one races with a request the
+   * client may be writing into it at that instant (a reset a client cannot tell from a failure). They are closed by
+   * closeIdle(), when the caller's grace period is over.
+   */
   startDrain(): void {
+    this.draining = true;
+  }
+
+  /** Close keep-alive connections that have no request in flight (end of a drain's grace period). */
+  closeIdle(): void {
     this.draining = true;
     this.server.closeIdleConnections();
   }
@@ -267,13 +303,26 @@ export class ConnectionManager implements NetworkFilter {
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     this.stats.cxProtocolError.inc();
-    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-      socket.destroy();
-      return;
-    }
     let status = 400;
     if (err.code === "HPE_HEADER_OVERFLOW") status = 431;
     else if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") status = 408;
+    const inFlight = (socket as Socket & { _httpMessage?: StreamResponse | null })._httpMessage;
+    if (inFlight) {
+      // The error came after a request was dispatched (a malformed chunked body, a body cut short). Envoy's codec
+      // still answers 400 while that request's response has not started (ServerConnectionImpl::sendProtocolError);
+      // destroying the socket here gave the client a bare reset instead.
+      const stream = inFlight[kStream];
+      if (stream && socket.writable && !inFlight.headersSent && !inFlight.destroyed) {
+        stream.sendLocalReply(status, STATUS_TEXT[status] ?? "", { details: "http1.codec_error", headers: CLOSE });
+      } else {
+        socket.destroy();
+      }
+      return;
+    }
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
     const body = STATUS_TEXT[status];
     socket.end(
       `HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: ${this.config.serverName}\r\nconnection: close\r\n\r\n${body}`,
@@ -285,6 +334,13 @@ export class ConnectionManager implements NetworkFilter {
     const res = new ServerResponse(req);
     res.assignSocket(socket);
     res.shouldKeepAlive = false;
+    // node:http has given this socket up entirely (its parser and its end/close handling are gone), so a local reply
+    // (403 for an upgrade type that is not configured, 404, 503...) is the last thing said on it: close the socket
+    // once the reply is written. Without this the socket stayed open until the client closed it. A tunnel detaches
+    // the socket from `res` first (res.socket becomes null) and owns it from then on.
+    res.once("finish", () => {
+      if (res.socket === socket) socket.end(() => socket.destroy());
+    });
     this.onRequest(req, res, head);
   }
 
@@ -325,16 +381,18 @@ export class ConnectionManager implements NetworkFilter {
     const selection = reject === null ? selectRoute(cfg.routeTable, authority, path, headers.entries, { method, scheme: mutation?.scheme }) : null;
     const stream = new ActiveStream(this, conn, req, res, method, path, authority, protocol, headers, clientAddress, selection?.route ?? null, mutation);
 
+    (res as StreamResponse)[kStream] = stream;
     res.once("close", () => stream.finish());
     if (cfg.streamIdleTimeoutMs > 0) {
-      req.socket.setTimeout(cfg.streamIdleTimeoutMs, () => {
-        st.rqIdleTimeout.inc();
-        stream.sendLocalReply(408, "stream timeout", { flag: "SI", details: "stream_idle_timeout" });
-        req.socket.destroy();
-      });
+      // The 'timeout' listener is installed once per connection (onNewConnection); here only the timer is armed.
+      (req.socket as TaggedSocket)[kActiveStream] = stream;
+      req.socket.setTimeout(cfg.streamIdleTimeoutMs);
     }
     if (reject !== null) {
-      stream.sendLocalReply(reject.status, STATUS_TEXT[reject.status] ?? "", { details: reject.details });
+      // These are Envoy's HTTP/1 codec errors (too many headers, HTTP/1.0 refused, bad Connection nominations,
+      // underscores) or an upgrade it will not carry: Envoy answers and closes the connection, as the rest of what
+      // the client sent can no longer be trusted to line up. Without `connection: close` the socket stayed open.
+      stream.sendLocalReply(reject.status, STATUS_TEXT[reject.status] ?? "", { details: reject.details, headers: CLOSE });
       return;
     }
     if (upgradeHead !== null || mutation?.upgrade) {
@@ -350,7 +408,11 @@ export class ConnectionManager implements NetworkFilter {
     const res = stream.res;
     const tunnel = stream.tunnel;
     st.rqActive.dec();
-    stream.req.socket?.setTimeout(0);
+    const sock = stream.req.socket as TaggedSocket | null;
+    if (sock && sock[kActiveStream] === stream) {
+      sock[kActiveStream] = undefined;
+      sock.setTimeout(0);
+    }
     const code = tunnel ? tunnel.status : res.headersSent ? res.statusCode : 0;
     if (code >= 100 && code < 600) {
       const cls = Math.floor(code / 100) - 1;
@@ -366,6 +428,8 @@ export class ConnectionManager implements NetworkFilter {
     }
     const duration = performance.now() - stream.startHr;
     st.rqTime.record(duration);
+    // The admin dashboard: by the stream's trusted client address (after PROXY protocol and XFF), once per request.
+    this.activity?.record(stream.clientAddress.ip, code, stream.responseFlags, stream.responseCodeDetails);
     if (this.config.accessLogs.length === 0) return;
     const conn = stream.conn;
     const ctx: AccessLogContext = {
@@ -393,7 +457,7 @@ export class ConnectionManager implements NetworkFilter {
   }
 
   async close(): Promise<void> {
-    this.startDrain();
+    this.closeIdle();
   }
 }
 
