@@ -20,6 +20,12 @@ export interface FilterChainMatch {
   readonly sourceType: "ANY" | "SAME_IP_OR_LOOPBACK" | "EXTERNAL";
   readonly sourcePrefixRanges: readonly Cidr[];
   readonly sourcePorts: readonly number[];
+  /** Lower-case SNI names: exact, or `*.example.com` wildcards (set by tls_inspector). */
+  readonly serverNames: readonly string[];
+  /** `raw_buffer` or `tls` (tls_inspector sets `tls`); "" when not matched on. */
+  readonly transportProtocol: string;
+  /** ALPN values, any of which matches (set by tls_inspector). */
+  readonly applicationProtocols: readonly string[];
 }
 
 export interface FilterChainConfig {
@@ -63,7 +69,17 @@ export function listenerAddressStatName(a: SocketAddress): string {
 function parseFilterChainMatch(r: ConfigReader | undefined): FilterChainMatch {
   const ranges = (key: string): Cidr[] => (r ? r.objList(key).map((c) => parseCidrRange(c)) : []);
   if (!r) {
-    return Object.freeze({ destinationPort: null, prefixRanges: [], directSourcePrefixRanges: [], sourceType: "ANY", sourcePrefixRanges: [], sourcePorts: [] });
+    return Object.freeze({
+      destinationPort: null,
+      prefixRanges: [],
+      directSourcePrefixRanges: [],
+      sourceType: "ANY",
+      sourcePrefixRanges: [],
+      sourcePorts: [],
+      serverNames: [],
+      transportProtocol: "",
+      applicationProtocols: [],
+    });
   }
   const destinationPort = r.int("destination_port", { min: 1, max: 65535 }) ?? null;
   const m: FilterChainMatch = {
@@ -78,9 +94,19 @@ function parseFilterChainMatch(r: ConfigReader | undefined): FilterChainMatch {
       }
       return p;
     }),
+    serverNames: r.strList("server_names").map((n, i) => {
+      const name = n.toLowerCase();
+      // Envoy: exact names or a leading `*.` wildcard; no bare `*`, no partial wildcards.
+      if (name === "" || name === "*" || name.indexOf("*", name.startsWith("*.") ? 1 : 0) >= 0) {
+        throw new ConfigError(`${r.at("server_names")}[${i}]`, `invalid server name ${JSON.stringify(n)}: use an exact name or a leading "*." wildcard`);
+      }
+      return name;
+    }),
+    transportProtocol: r.str("transport_protocol") ?? "",
+    applicationProtocols: r.strList("application_protocols"),
   };
-  for (const k of ["server_names", "transport_protocol", "application_protocols", "address_suffix", "suffix_len"]) {
-    if (r.has(k)) throw new ConfigError(r.at(k), "not supported yet: Tollgate does not terminate TLS, so it cannot match on it");
+  for (const k of ["address_suffix", "suffix_len"]) {
+    if (r.has(k)) throw new ConfigError(r.at(k), "deprecated in Envoy and not supported");
   }
   r.done();
   return Object.freeze(m);

@@ -24,6 +24,18 @@ function prefixMatchLength(cidrs: readonly Cidr[], ip: Uint8Array | null): numbe
   return best;
 }
 
+/** Exact SNI beats any wildcard; among wildcards the longest suffix wins (`*.a.example.com` over `*.example.com`). */
+function serverNameScore(names: readonly string[], sni: string): number {
+  if (sni === "") return -1;
+  const host = sni.toLowerCase();
+  let best = -1;
+  for (const n of names) {
+    if (n === host) return Number.MAX_SAFE_INTEGER;
+    if (n.startsWith("*.") && host.length > n.length - 1 && host.endsWith(n.slice(1)) && n.length > best) best = n.length;
+  }
+  return best;
+}
+
 function isLoopback(ip: string): boolean {
   return ip === "::1" || ip.startsWith("127.");
 }
@@ -55,6 +67,12 @@ export function selectFilterChain<T extends { match: FilterChainMatch }>(chains:
   const remoteIp = parseIp(conn.remote.ip);
   c = narrow(c, (m) => ({ specified: m.destinationPort !== null, score: m.destinationPort === conn.local.port ? 0 : -1 }));
   c = narrow(c, (m) => ({ specified: m.prefixRanges.length > 0, score: prefixMatchLength(m.prefixRanges, localIp) }));
+  c = narrow(c, (m) => ({ specified: m.serverNames.length > 0, score: serverNameScore(m.serverNames, conn.requestedServerName) }));
+  c = narrow(c, (m) => ({ specified: m.transportProtocol !== "", score: m.transportProtocol === conn.transportProtocol ? 0 : -1 }));
+  c = narrow(c, (m) => ({
+    specified: m.applicationProtocols.length > 0,
+    score: conn.applicationProtocols.some((p) => m.applicationProtocols.includes(p)) ? 0 : -1,
+  }));
   c = narrow(c, (m) => ({ specified: m.directSourcePrefixRanges.length > 0, score: prefixMatchLength(m.directSourcePrefixRanges, directIp) }));
   c = narrow(c, (m) => {
     if (m.sourceType === "ANY") return { specified: false, score: 0 };
