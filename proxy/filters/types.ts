@@ -3,6 +3,7 @@
 // context (stats, clusters) when a configuration is compiled; the factory's per-connection or per-request
 // objects only look things up.
 import type { Socket } from "node:net";
+import type { ActivityRecorder } from "../observability/activity.js";
 import type { StatsStore } from "../observability/stats.js";
 import type { ClusterManager } from "../upstream/cluster-manager.js";
 import type { DownstreamConnection } from "../listener/connection.js";
@@ -13,6 +14,8 @@ export interface BuildContext {
   clusters: ClusterManager;
   /** e.g. `listener.0.0.0.0_10000.` */
   listenerStatPrefix: string;
+  /** The admin dashboard's recorder; the HTTP connection manager reports each finished request to it. */
+  activity?: ActivityRecorder;
 }
 
 // ---- listener filters -------------------------------------------------------------------------------------------
@@ -66,6 +69,11 @@ export interface HttpFilter {
 export interface HttpFilterBuildContext extends BuildContext {
   /** The connection manager's stat prefix, with the trailing dot: `http.ingress.` */
   hcmStatPrefix: string;
+  /**
+   * The filter's configured `name` in http_filters. typed_per_filter_config is keyed by this name, so a filter with
+   * per-route configuration looks itself up under it (RBAC: `route.perFilterConfig(filterName)`).
+   */
+  filterName?: string;
 }
 
 export interface HttpFilterConfig {
