@@ -327,7 +327,7 @@ export class TollgateServer {
       }),
       configDump: () => configDump(this.current),
       listeners: () => [...this.listeners.entries()].map(([name]) => ({ name, ...this.boundAddresses.get(name)! })),
-      clusters: (format) => (format === "json" ? { cluster_statuses: [] } : (this.current?.clusters.adminText() ?? "")),
+      clusters: (format) => (format === "json" ? (this.current?.clusters.adminJson() ?? { cluster_statuses: [] }) : (this.current?.clusters.adminText() ?? "")),
       onHealthcheckFail: () => {
         this.healthcheckFailed = true;
         if (this.state === "LIVE") this.setState("DRAINING");
