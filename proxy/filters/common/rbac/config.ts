@@ -14,7 +14,8 @@ import { readStringMatcher } from "../../network/http-connection-manager/string-
 import { parseCidrRange } from "../cidr-config.js";
 import { buildCidrMatcher } from "../cidr-matcher.js";
 import { RbacEngine, responseDetail, type CompiledPolicy, type RbacAction } from "./engine.js";
-import { describeHeaderMatcher, describeStringMatcher, readRbacHeaderMatcher } from "./header-matcher.js";
+import { describeHeaderMatcher, describeStringMatcher } from "./header-matcher.js";
+import { readHeaderMatcher } from "../../network/http-connection-manager/route-config.js";
 import {
   AndMatcher,
   AnyMatcher,
@@ -120,7 +121,7 @@ function readPermission(r: ConfigReader): Item {
       return { kind: "matcher", matcher: new NotMatcher(r.path, `not_rule(${inner.text})`, inner) };
     }
     case "header": {
-      const m = readRbacHeaderMatcher(r.obj("header", { required: true }));
+      const m = readHeaderMatcher(r.obj("header", { required: true }));
       r.done();
       return { kind: "matcher", matcher: new HeaderRbacMatcher(r.path, describeHeaderMatcher(m), m) };
     }
@@ -180,7 +181,7 @@ function readPrincipal(r: ConfigReader): Item {
     case "source_ip":
       return readCidrItem(r, "source_ip", "source");
     case "header": {
-      const m = readRbacHeaderMatcher(r.obj("header", { required: true }));
+      const m = readHeaderMatcher(r.obj("header", { required: true }));
       r.done();
       return { kind: "matcher", matcher: new HeaderRbacMatcher(r.path, describeHeaderMatcher(m), m) };
     }
