@@ -2,11 +2,14 @@
 
 export const TEXT = "text/plain; charset=UTF-8";
 export const JSON_TYPE = "application/json";
+export const HTML = "text/html; charset=UTF-8";
 
 export interface AdminResponse {
   status: number;
   contentType: string;
   body: string;
+  /** Extra response headers (e.g. the dashboard's content-security-policy). */
+  headers?: Readonly<Record<string, string>>;
   /** Runs once the response has been written (e.g. `/quitquitquit` exits only after answering). */
   after?: () => void;
 }

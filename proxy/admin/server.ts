@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import type { AccessLogContext, HeaderSource } from "../observability/access-log/context.js";
 import { reopenAccessLogs } from "../observability/access-log/sinks.js";
 import { componentLogger } from "../observability/logger.js";
+import { dashboardData, dashboardPage } from "./dashboard.js";
 import { handleLogging } from "./logging-handler.js";
 import { parseQuery, type Query } from "./query.js";
 import { json, text, TEXT, type AdminResponse } from "./response.js";
@@ -46,9 +47,16 @@ function formatHostPort(address: string, port: number): string {
 const ENDPOINTS: readonly Endpoint[] = [
   {
     path: "/",
-    help: "Admin home page",
+    help: "Admin home page: the live dashboard (HTML; the endpoint list is at /help)",
     mutates: false,
-    handle: () => text(helpText()),
+    handle: () => dashboardPage(),
+  },
+  {
+    path: "/dashboard/data",
+    help: "the dashboard's data as JSON: requests per second by status class, top client addresses, RBAC denials, rate limiting, upstream health",
+    mutates: false,
+    params: [{ id: "top", help: "Entries per top list (1..100, default 10)" }],
+    handle: (deps, query) => dashboardData(deps, query),
   },
   {
     path: "/help",
@@ -318,6 +326,7 @@ export async function createAdminServer(deps: AdminDeps, listen: { address: stri
     void handleAdminRequest(deps, req.method ?? "GET", req.url ?? "/").then((r) => {
       const body = Buffer.from(r.body, "utf8");
       res.writeHead(r.status, {
+        ...r.headers,
         "content-type": r.contentType,
         "content-length": body.length,
         "cache-control": "no-cache, max-age=0",

@@ -1,5 +1,6 @@
 // The contract between the admin listener and the server lifecycle that owns it (server.ts injects these).
 import type { AccessLogger } from "../observability/access-log/config.js";
+import type { ActivityRecorder } from "../observability/activity.js";
 import type { StatsStore } from "../observability/stats.js";
 
 /** Envoy's admin.v3.ServerInfo.State, by name. */
@@ -37,6 +38,23 @@ export interface DrainOptions {
   skipExit: boolean;
 }
 
+/** What the dashboard reads of an upstream host (upstream/host.ts's Host has this shape). */
+export interface DashboardHost {
+  /** `ip:port` */
+  readonly addressString: string;
+  health(): "healthy" | "degraded" | "unhealthy";
+  /** Excluded from load balancing (e.g. waiting for its first health check). */
+  excluded(): boolean;
+  /** Envoy's `healthy` or `/failed_active_hc/...`. */
+  healthFlagsString(): string;
+}
+
+/** What the dashboard reads of a cluster (upstream/cluster.ts's Cluster has this shape). */
+export interface DashboardCluster {
+  readonly name: string;
+  readonly hosts: readonly DashboardHost[];
+}
+
 export interface AdminDeps {
   stats: StatsStore;
   getState(): ServerState;
@@ -55,6 +73,10 @@ export interface AdminDeps {
   onReopenLogs?(): void;
   /** The bootstrap's `admin.access_log`: one line per admin request. */
   accessLogs?: readonly AccessLogger[];
+  /** Recent requests (by status class, client, denial, rate limit) for the dashboard at `/`; absent: no traffic shown. */
+  activity?: ActivityRecorder;
+  /** The running configuration's clusters, for the dashboard's upstream health panel. */
+  upstreamClusters?(): Iterable<DashboardCluster>;
   /** Clock for uptimes (epoch ms). Default Date.now. */
   now?(): number;
 }
