@@ -8,3 +8,5 @@ import "../filters/network/rbac/config.js";
 import "../filters/http/router/config.js";
 import "../filters/http/rbac/config.js";
 import "../observability/access-log/index.js";
+import "../filters/http/local-ratelimit/config.js";
+import "../filters/network/local-ratelimit/config.js";

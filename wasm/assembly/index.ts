@@ -36,3 +36,9 @@ export function crc32c(prev: u32, len: i32): u32 {
 export function debugTrap(): void {
   unreachable();
 }
+
+// CIDR sets (cidr-set.ts): built at config time, looked up per connection/request; wasm/cidr.ts binds them.
+export { cidrArenaStart, cidrEnsure, cidrBuild, cidrLookup4, cidrLookup6 } from "./cidr-set";
+
+// Per-client token buckets (token-buckets.ts): one table per instance; wasm/buckets.ts binds them.
+export { bucketsInit, bucketsTake, bucketsPeek, bucketsLive, bucketsEvictions } from "./token-buckets";

@@ -4,6 +4,7 @@
 import { Buffer } from "node:buffer";
 import { ConfigError } from "../../../config/errors.js";
 import { ConfigReader } from "../../../config/reader.js";
+import { readRateLimitPolicies, type RateLimitPolicyEntry } from "../../common/ratelimit/rate-limit-actions.js";
 import { readHeaderMutation, type HeaderMutation } from "./header-mutations.js";
 import { captureGroupCount, compileGlobal, translateSubstitution } from "./re2.js";
 import { asciiLower, readRegexMatcher, readStringMatcher, type StringMatcher } from "./string-matcher.js";
@@ -80,6 +81,10 @@ export interface ForwardAction {
   readonly idleTimeoutMs: number | null;
   /** The route's retry policy, else the virtual host's (a route policy replaces, never merges). */
   readonly retryPolicy: RetryPolicy | null;
+  /** RouteAction.rate_limits (read by the local rate-limit filter). */
+  readonly rateLimits: readonly RateLimitPolicyEntry[];
+  /** RouteAction.include_vh_rate_limits (deprecated in Envoy, still honoured). */
+  readonly includeVhRateLimits: boolean;
 }
 
 export interface DirectResponseAction {
@@ -107,6 +112,8 @@ export interface Route {
   readonly requestHeaders: HeaderMutation | null;
   readonly responseHeaders: HeaderMutation | null;
   readonly perFilterConfigs: ReadonlyMap<string, PerFilterEntry>;
+  /** VirtualHost.rate_limits of the route's virtual host (the local rate-limit filter's vh_rate_limits). */
+  readonly virtualHostRateLimits: readonly RateLimitPolicyEntry[];
   /** Most specific typed_per_filter_config for a filter: route, else virtual host, else route configuration. */
   perFilterConfig(filterName: string): unknown;
   /** True when the most specific entry for the filter disables it. */
@@ -121,6 +128,7 @@ export interface VirtualHost {
   readonly requestHeaders: HeaderMutation | null;
   readonly responseHeaders: HeaderMutation | null;
   readonly perFilterConfigs: ReadonlyMap<string, PerFilterEntry>;
+  readonly rateLimits: readonly RateLimitPolicyEntry[];
 }
 
 export interface WildcardGroup {
@@ -278,7 +286,8 @@ function readRetryPolicy(r: ConfigReader): RetryPolicy {
   });
 }
 
-function readHeaderMatcher(r: ConfigReader): HeaderMatcher {
+/** config.route.v3.HeaderMatcher (also used by rate-limit header_value_match actions). */
+export function readHeaderMatcher(r: ConfigReader): HeaderMatcher {
   let name = headerName(r.str("name", { required: true }), r.at("name"));
   if (name === "host") name = ":authority";
   const kind = r.oneof(
@@ -431,6 +440,8 @@ function readRouteAction(r: ConfigReader, vhostRetry: RetryPolicy | null, cluste
   const idle = r.duration("idle_timeout");
   const rp = r.obj("retry_policy");
   const retryPolicy = rp ? readRetryPolicy(rp) : vhostRetry;
+  const rateLimits = readRateLimitPolicies(r.objList("rate_limits"), readHeaderMatcher);
+  const includeVhRateLimits = r.bool("include_vh_rate_limits", false);
   refuse(
     r,
     [
@@ -441,8 +452,6 @@ function readRouteAction(r: ConfigReader, vhostRetry: RetryPolicy | null, cluste
       "retry_policy_typed_config",
       "request_mirror_policies",
       "priority",
-      "rate_limits",
-      "include_vh_rate_limits",
       "hash_policy",
       "cors",
       "max_grpc_timeout",
@@ -467,6 +476,8 @@ function readRouteAction(r: ConfigReader, vhostRetry: RetryPolicy | null, cluste
     timeoutMs,
     idleTimeoutMs: idle ?? null,
     retryPolicy,
+    rateLimits,
+    includeVhRateLimits,
   });
 }
 
@@ -518,6 +529,7 @@ function readRoute(
   clusters: Set<string>,
   opts: RouteConfigOptions,
   maxBody: number,
+  vhostRateLimits: readonly RateLimitPolicyEntry[],
 ): Route {
   const name = r.str("name") ?? "";
   const match = readRouteMatch(r.obj("match", { required: true }));
@@ -535,7 +547,11 @@ function readRoute(
   const perFilterConfigs = readPerFilterConfigs(r, opts);
   refuse(r, ["metadata", "decorator", "tracing", "per_request_buffer_limit_bytes", "request_body_buffer_limit", "stat_prefix"], "is not supported by Tollgate yet");
   r.done();
-  return makeRoute({ name, virtualHostName: vhostName, match, action, requestHeaders, responseHeaders, perFilterConfigs }, vhostConfigs, globalConfigs);
+  return makeRoute(
+    { name, virtualHostName: vhostName, match, action, requestHeaders, responseHeaders, perFilterConfigs, virtualHostRateLimits: vhostRateLimits },
+    vhostConfigs,
+    globalConfigs,
+  );
 }
 
 function readVirtualHost(
@@ -557,13 +573,13 @@ function readVirtualHost(
   const perFilterConfigs = readPerFilterConfigs(r, opts);
   const tls = r.enum("require_tls", ["NONE", "EXTERNAL_ONLY", "ALL"] as const, "NONE");
   if (tls !== "NONE") throw new ConfigError(r.at("require_tls"), "is not supported by Tollgate yet (it answers with redirects)");
-  const routes = r.objList("routes").map((rr) => readRoute(rr, name, retryPolicy, perFilterConfigs, globalConfigs, clusters, opts, maxBody));
+  const rateLimits = readRateLimitPolicies(r.objList("rate_limits"), readHeaderMatcher);
+  const routes = r.objList("routes").map((rr) => readRoute(rr, name, retryPolicy, perFilterConfigs, globalConfigs, clusters, opts, maxBody, rateLimits));
   refuse(
     r,
     [
       "matcher",
       "virtual_clusters",
-      "rate_limits",
       "cors",
       "include_request_attempt_count",
       "include_attempt_count_in_response",
@@ -586,6 +602,7 @@ function readVirtualHost(
     requestHeaders,
     responseHeaders,
     perFilterConfigs,
+    rateLimits,
   });
 }
 
