@@ -96,6 +96,8 @@ node -e '
   if (c.Labels["org.opencontainers.image.version"] !== process.argv[2]) { console.error("build-image: version label mismatch"); process.exit(1); }
 ' "$work/image.json" "$version"
 ctr=$("${B[@]}" from --pull=never "$image")
+# The bootstraps name /etc/tollgate/allowlist.txt (mounted beside them in the pod); validation reads it.
+"${B[@]}" copy "$ctr" k8s/base/allowlist.txt /etc/tollgate/allowlist.txt >/dev/null
 for dir in k8s/base k8s/overlays/*; do
   name=$(basename "$dir")
   "${B[@]}" copy "$ctr" "$dir/tollgate.yaml" "/etc/tollgate/$name.yaml" >/dev/null

@@ -6,6 +6,7 @@
 import { VERSION } from "./version.js";
 import { ConfigError } from "./config/errors.js";
 import { loadConfigDocument, type ConfigSource } from "./config/load.js";
+import { readReferencedFiles } from "./config/files.js";
 import { watchFile, type FileWatcher } from "./config/watch.js";
 import { parseBootstrap, type BootstrapConfig } from "./config/bootstrap.js";
 import { createAdminServer, type AdminServer, type ServerState } from "./admin/index.js";
@@ -63,8 +64,10 @@ export function compile(bootstrap: BootstrapConfig, stats: StatsStore, activity?
   return { bootstrap, clusters, graphs };
 }
 
+/** Load the document, read the files it names (allowlists) asynchronously, then parse (synchronous, no I/O). */
 export async function loadAndParse(source: ConfigSource): Promise<BootstrapConfig> {
-  return parseBootstrap(await loadConfigDocument(source));
+  const document = await loadConfigDocument(source);
+  return parseBootstrap(document, await readReferencedFiles(document));
 }
 
 /** `--mode validate`: everything a start does except binding and resolving. Returns the error, or null. */
@@ -150,6 +153,7 @@ export class TollgateServer {
     }
     await compiled.clusters.initialize();
     try {
+      await bootstrap.resources.start(this.stats);
       for (const [name, graph] of compiled.graphs) {
         const l = new ActiveListener(graph);
         this.boundAddresses.set(name, await l.listen());
@@ -206,6 +210,15 @@ export class TollgateServer {
       logger.error({ err: (err as Error).message, path: (err as ConfigError).path }, "configuration reload failed; the running configuration is unchanged");
       return false;
     }
+    // The new configuration's file watchers (allowlists); start() closes what it started if it fails.
+    try {
+      await next.bootstrap.resources.start(this.stats);
+    } catch (err) {
+      await next.clusters.close();
+      this.reloadFailure.inc();
+      logger.error({ err: (err as Error).message }, "configuration reload failed: a file it names could not be watched; the running configuration is unchanged");
+      return false;
+    }
     // Bind new listeners first: if one cannot bind, nothing has changed yet.
     const added: ActiveListener[] = [];
     try {
@@ -218,6 +231,7 @@ export class TollgateServer {
       }
     } catch (err) {
       for (const l of added) await l.stopAccepting();
+      next.bootstrap.resources.close();
       await next.clusters.close();
       this.reloadFailure.inc();
       logger.error({ err: (err as Error).message }, "configuration reload failed: a listener could not bind; the running configuration is unchanged");
@@ -235,6 +249,8 @@ export class TollgateServer {
     }
     for (const l of added) this.listeners.set(l.name, l);
     this.current = next;
+    // The old configuration's watchers stop now (its connections keep deciding on the sets they have).
+    old.bootstrap.resources.close();
     this.reloadSuccess.inc();
     logger.info({ listeners: [...next.graphs.keys()], clusters: next.clusters.clusters().length }, "configuration reloaded");
     void this.retire(old, retired);
@@ -284,6 +300,7 @@ export class TollgateServer {
   private async shutdownNow(): Promise<void> {
     this.stopFlushListener?.();
     this.watcher?.close();
+    this.current?.bootstrap.resources.close();
     this.serverStats.close();
     for (const l of this.listeners.values()) {
       await l.stopAccepting();

@@ -657,7 +657,9 @@ test("each overlay's bootstrap reads the PROXY version its LB sends, only from t
   t.true(readBootstrap("base").static_resources.listeners.every((l) => l.listener_filters === undefined));
 });
 
-test("bootstraps route only to defined clusters and do not refer to the allowlist yet", (t) => {
+const ALLOWLIST_PATH = "/etc/tollgate/allowlist.txt";
+
+test("bootstraps route only to defined clusters and enforce the mounted allowlist file on every listener", (t) => {
   for (const overlay of ["base", ...OVERLAYS] as const) {
     const text = readFileSync(join(overlayDir(overlay), "tollgate.yaml"), "utf8");
     const b = parse(text) as Bootstrap;
@@ -665,8 +667,33 @@ test("bootstraps route only to defined clusters and do not refer to the allowlis
     const routed = [...text.matchAll(/^\s*cluster: (\S+)$/gm)].map((m) => m[1]);
     t.true(routed.length >= 2, overlay);
     for (const c of routed) t.true(clusters.has(c), `${overlay}: route to undefined cluster ${c}`);
-    // The RBAC file principal that will read allowlist.txt does not exist yet (docs/deploy-*.md).
-    t.false(/allowlist/.test(text.split("\n").filter((l) => !l.trim().startsWith("#")).join("\n")), overlay);
+    // Every listener's HTTP filters: the RBAC allowlist (allowlist.txt, mounted beside the bootstrap, matched against
+    // the client address), then the router.
+    for (const l of b.static_resources.listeners) {
+      const hcm = l.filter_chains[0].filters[0].typed_config as { http_filters: { name: string; typed_config: Record<string, unknown> }[] };
+      t.deepEqual(hcm.http_filters.map((f) => f.name), ["envoy.filters.http.rbac", "envoy.filters.http.router"], `${overlay}/${l.name}`);
+      t.deepEqual(hcm.http_filters[0].typed_config, {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+        rules: {
+          action: "ALLOW",
+          policies: {
+            allowlist: {
+              permissions: [{ any: true }],
+              principals: [{
+                custom: {
+                  name: "tollgate.rbac.principals.ip_allowlist_file",
+                  typed_config: {
+                    "@type": "type.googleapis.com/tollgate.extensions.rbac.principals.v1.IpAllowlistFile",
+                    path: ALLOWLIST_PATH,
+                    address: "REMOTE",
+                  },
+                },
+              }],
+            },
+          },
+        },
+      }, `${overlay}/${l.name}`);
+    }
   }
 });
 
@@ -681,14 +708,39 @@ const cli = join(repo, "dist", "proxy", "cli.js");
 const cliFound = existsSync(cli);
 const needsCli = cliFound || inCi ? test : test.skip;
 
+// Validation reads every file the bootstrap names, so it needs what the pod sees at /etc/tollgate: the ConfigMap's
+// tollgate.yaml and allowlist.txt side by side. Each run stages that directory in a temp dir (the shipped allowlist.txt
+// and the overlay's bootstrap, whose one change is /etc/tollgate/ -> the temp dir), which also checks the shipped
+// allowlist.txt with Tollgate's own parser.
+function stageEtcTollgate(t: ExecutionContext, overlay: Overlay | "base"): string {
+  const text = readFileSync(join(overlayDir(overlay), "tollgate.yaml"), "utf8");
+  t.true(text.includes(ALLOWLIST_PATH), `${overlay}: the bootstrap names ${ALLOWLIST_PATH}`);
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-etc-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "allowlist.txt"), readFileSync(join(k8s, "base", "allowlist.txt")));
+  const staged = join(dir, "tollgate.yaml");
+  writeFileSync(staged, text.split("/etc/tollgate/").join(`${dir}/`));
+  return staged;
+}
+
 for (const overlay of ["base", ...OVERLAYS] as const) {
   needsCli(`tollgate --mode validate accepts the ${overlay} bootstrap`, (t) => {
     if (!cliFound) return t.fail(`${relative(repo, cli)} is missing: run \`npm run build\` (CI=true)`);
-    const file = join(overlayDir(overlay), "tollgate.yaml");
+    const file = stageEtcTollgate(t, overlay);
     const r = spawnSync(process.execPath, [cli, "--mode", "validate", "-c", file], { encoding: "utf8", timeout: 30_000 });
     t.is(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
   });
 }
+
+needsCli("tollgate --mode validate refuses a bootstrap whose allowlist has a bad line, naming the file and line", (t) => {
+  if (!cliFound) return t.fail(`${relative(repo, cli)} is missing: run \`npm run build\` (CI=true)`);
+  const file = stageEtcTollgate(t, "digitalocean");
+  const allowlist = join(dirname(file), "allowlist.txt");
+  writeFileSync(allowlist, "0.0.0.0/0\n203.0.113.0/33\n");
+  const r = spawnSync(process.execPath, [cli, "--mode", "validate", "-c", file], { encoding: "utf8", timeout: 30_000 });
+  t.not(r.status, 0);
+  t.true(`${r.stdout}${r.stderr}`.includes(`${allowlist} line 2: invalid CIDR "203.0.113.0/33"`), `${r.stdout}\n${r.stderr}`);
+});
 
 test("every YAML file under k8s/ parses without errors", (t) => {
   const files = k8sYamlFiles();

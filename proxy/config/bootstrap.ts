@@ -7,6 +7,8 @@ import { parseListener, parseSocketAddress, type ListenerConfig, type SocketAddr
 import { checkDistinctMatches } from "../listener/filter-chain-match.js";
 import { checkUniqueClusterNames, parseCluster, type ClusterConfig } from "../upstream/config.js";
 import { parseAccessLogs, type AccessLogger } from "../observability/access-log/index.js";
+import { NO_FILES, type FileSnapshots } from "./files.js";
+import { ParseContext, withParseContext, type ConfigResources } from "./parse-context.js";
 import "./extensions.js";
 
 export interface AdminConfig {
@@ -26,6 +28,8 @@ export interface BootstrapConfig {
   readonly clusters: readonly ClusterConfig[];
   /** The document as loaded, for /config_dump. */
   readonly document: Json;
+  /** What the configuration runs while live (allowlist file watchers): started and closed by server.ts. */
+  readonly resources: ConfigResources;
 }
 
 const UNSUPPORTED_TOP_LEVEL: Record<string, string> = {
@@ -49,7 +53,13 @@ function parseAdmin(r: ConfigReader): AdminConfig {
   return Object.freeze({ address, accessLogs: Object.freeze(accessLogs) });
 }
 
-export function parseBootstrap(document: Json): BootstrapConfig {
+/** `files`: the files the document names, read by the loader (config/files.ts readReferencedFiles). */
+export function parseBootstrap(document: Json, files: FileSnapshots = NO_FILES): BootstrapConfig {
+  const ctx = new ParseContext(files);
+  return withParseContext(ctx, () => parseBootstrapIn(document, ctx.resources));
+}
+
+function parseBootstrapIn(document: Json, resources: ConfigResources): BootstrapConfig {
   const r = new ConfigReader(document, "");
   for (const [key, why] of Object.entries(UNSUPPORTED_TOP_LEVEL)) {
     if (r.has(key)) throw new ConfigError(key, why);
@@ -91,5 +101,5 @@ export function parseBootstrap(document: Json): BootstrapConfig {
   if (admin && listeners.some((l) => l.address.port !== 0 && l.address.port === admin.address.port && l.address.host === admin.address.host)) {
     throw new ConfigError("admin.address", "the admin listener shares an address with a listener");
   }
-  return Object.freeze({ node, admin, listeners: Object.freeze(listeners), clusters: Object.freeze(clusters), document });
+  return Object.freeze({ node, admin, listeners: Object.freeze(listeners), clusters: Object.freeze(clusters), document, resources });
 }

@@ -3,12 +3,15 @@
 // Supported: action ALLOW | DENY | LOG; policies (evaluated in name order); per policy `permissions` (OR) and
 // `principals` (OR). Permissions: any, header, url_path, destination_ip, destination_port, destination_port_range,
 // and_rules, or_rules, not_rule, requested_server_name. Principals: any, remote_ip, direct_remote_ip, source_ip,
-// header, url_path, and_ids, or_ids, not_id.
+// header, url_path, and_ids, or_ids, not_id, and `custom` principal extensions registered in the "rbac_principal"
+// category (principal-extension.ts; Tollgate's ip_allowlist_file: principals/ip-allowlist-file.ts).
 // Refused with their path (Tollgate could not honour them): CEL conditions, metadata / filter_state / sourced_metadata
-// matchers, matcher and custom extensions, uri_template, `authenticated` (no downstream TLS), audit logging.
+// matchers, matcher extensions, custom principals that are not registered, uri_template, `authenticated` (no
+// downstream TLS), audit logging.
 import { Buffer } from "node:buffer";
 import { ConfigError } from "../../../config/errors.js";
 import type { ConfigReader } from "../../../config/reader.js";
+import { resolveExtension } from "../../../config/registry.js";
 import { formatIp, type Cidr } from "../../../net/ip.js";
 import { readStringMatcher } from "../../network/http-connection-manager/string-matcher.js";
 import { parseCidrRange } from "../cidr-config.js";
@@ -16,6 +19,9 @@ import { buildCidrMatcher } from "../cidr-matcher.js";
 import { RbacEngine, responseDetail, type CompiledPolicy, type RbacAction } from "./engine.js";
 import { describeHeaderMatcher, describeStringMatcher } from "./header-matcher.js";
 import { readHeaderMatcher } from "../../network/http-connection-manager/route-config.js";
+import type { RbacPrincipalExtension } from "./principal-extension.js";
+// Principal extensions register themselves in the registry when imported.
+import "./principals/ip-allowlist-file.js";
 import {
   AndMatcher,
   AnyMatcher,
@@ -71,7 +77,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   sourced_metadata: "sourced_metadata matchers are not supported: Tollgate's RBAC matches addresses, ports, SNI, headers and paths",
   filter_state: "filter_state matchers are not supported: Tollgate keeps no filter state objects",
   matcher: "RBAC matcher extensions (envoy.rbac.matchers) are not supported",
-  custom: "custom principal extensions (envoy.rbac.principals) are not supported",
   uri_template: "uri_template is not supported; use url_path with prefix, exact or safe_regex",
   authenticated:
     "authenticated is not supported: Tollgate does not terminate downstream TLS, so no connection carries a peer certificate (match clients by remote_ip instead)",
@@ -118,7 +123,7 @@ function readPermission(r: ConfigReader): Item {
     case "not_rule": {
       const inner = toMatcher(readPermission(r.obj("not_rule", { required: true })));
       r.done();
-      return { kind: "matcher", matcher: new NotMatcher(r.path, `not_rule(${inner.text})`, inner) };
+      return { kind: "matcher", matcher: new NotMatcher(r.path, "not_rule", inner) };
     }
     case "header": {
       const m = readHeaderMatcher(r.obj("header", { required: true }));
@@ -172,7 +177,7 @@ function readPrincipal(r: ConfigReader): Item {
     case "not_id": {
       const inner = toMatcher(readPrincipal(r.obj("not_id", { required: true })));
       r.done();
-      return { kind: "matcher", matcher: new NotMatcher(r.path, `not_id(${inner.text})`, inner) };
+      return { kind: "matcher", matcher: new NotMatcher(r.path, "not_id", inner) };
     }
     case "remote_ip":
       return readCidrItem(r, "remote_ip", "remote");
@@ -187,6 +192,13 @@ function readPrincipal(r: ConfigReader): Item {
     }
     case "url_path":
       return readUrlPath(r);
+    case "custom": {
+      // config.core.v3.TypedExtensionConfig, resolved by its typed_config's @type; an unregistered type is refused
+      // with the path of that @type.
+      const ext = resolveExtension<RbacPrincipalExtension>("rbac_principal", r.obj("custom", { required: true }));
+      r.done();
+      return { kind: "matcher", matcher: ext.config.matcher(r.path) };
+    }
     default:
       return refuseItem(r, id);
   }

@@ -2,7 +2,8 @@
 //
 // Each node answers `match(req)` (the hot path: lookups and comparisons only) and `trace(req)` (explain(): evaluates
 // every child without short-circuiting and reports which matched, with the config path of each). The description
-// text of a node is built at config time so that trace() does not format anything the request path would.
+// text of a node is built at config time so that trace() does not format anything the request path would; the
+// exceptions (an allowlist file's entry count, and not_* around it) are built when explain() asks, never per request.
 //
 // The one structural optimisation: in an OR list (a policy's `permissions` or `principals`, `or_rules`, `or_ids`)
 // every CIDR leaf reading the same address is merged into one CidrMatcher per address kind, so a 10 000-entry
@@ -158,9 +159,15 @@ export class ServerNameMatcher implements RbacMatcher {
 export class NotMatcher implements RbacMatcher {
   constructor(
     readonly path: string,
-    readonly text: string,
+    /** `not_rule` or `not_id`. */
+    private readonly name: string,
     private readonly inner: RbacMatcher,
   ) {}
+
+  /** From the inner text when asked (explain only): an allowlist file's description changes when the file reloads. */
+  get text(): string {
+    return `${this.name}(${this.inner.text})`;
+  }
   match(req: RbacRequest): boolean {
     return !this.inner.match(req);
   }
