@@ -122,9 +122,12 @@ export class Router implements HttpFilter {
     // retries up to the buffer limit; Tollgate does not buffer, see docs/http.md).
     const maxAttempts = 1 + (policy && !withBody ? policy.numRetries : 0);
     const abort = new AbortController();
-    stream.res.once("close", () => {
-      if (!stream.res.writableFinished) abort.abort();
-    });
+    // Once the downstream response is over, for whatever reason, the upstream exchange has no one to answer to: reset
+    // it. Checking writableFinished missed the case where the response was completed by someone else (the codec's
+    // 400 for a malformed request body): the upstream request then waited on a body that never ends until the route
+    // timeout, holding its connection. After a normal completion the upstream request is already done and the
+    // signal is ignored.
+    stream.res.once("close", () => abort.abort());
     const started = performance.now();
     const deadline = action.timeoutMs > 0 ? started + action.timeoutMs : Infinity;
     let body: ByteCounter | null = null;

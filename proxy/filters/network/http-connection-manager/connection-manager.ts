@@ -4,7 +4,7 @@
 // the listener filters (`emit("connection")`), with the PROXY header already consumed. Per request, in order:
 // derive the trusted client address once (client-address.ts), mutate the request headers as Envoy does
 // (request-headers.ts), select the route (route-match.ts), then run the HTTP filters; the router is last.
-import { createServer, ServerResponse, type IncomingMessage, type Server } from "node:http";
+import { createServer, IncomingMessage, ServerResponse, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { formatEndpoint, type DownstreamConnection, type Endpoint } from "../../../listener/connection.js";
 import type { AccessLogContext, HeaderSource } from "../../../observability/access-log/index.js";
@@ -22,12 +22,17 @@ import type { HttpStream, LocalReplyOptions } from "./stream.js";
 
 const kConn = Symbol("tollgate.connection");
 const kActiveStream = Symbol("tollgate.activeStream");
-type TaggedSocket = Socket & { [kConn]?: DownstreamConnection; [kActiveStream]?: ActiveStream };
+/** Set once a codec error on the socket has been answered. */
+const kCodecError = Symbol("tollgate.codecError");
+type TaggedSocket = Socket & { [kConn]?: DownstreamConnection; [kActiveStream]?: ActiveStream; [kCodecError]?: boolean };
 /** The stream a ServerResponse belongs to, so a codec error on its socket can still answer through it. */
 const kStream = Symbol("tollgate.stream");
 type StreamResponse = ServerResponse & { [kStream]?: ActiveStream };
 /** Local replies that end the connection (codec errors). */
 const CLOSE: ReadonlyArray<readonly [string, string]> = [["connection", "close"]];
+/** absolute-form request target: scheme://authority[path-and-query]. */
+const ABSOLUTE_URL = /^https?:\/\/([^/?#\s]+)([/?][^#\s]*)?$/i;
+const MISSING_HOST = Object.freeze({ status: 400, details: "missing_host_header" });
 
 const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 408: "Request Timeout", 426: "Upgrade Required", 431: "Request Header Fields Too Large" };
 
@@ -169,10 +174,11 @@ class RequestHeaderSource implements HeaderSource {
   constructor(private readonly s: ActiveStream) {}
   get(name: string): string | undefined {
     switch (name) {
+      // Empty when no request line was parsed (a codec error): Envoy prints "-" for those.
       case ":method":
-        return this.s.method;
+        return this.s.method || undefined;
       case ":path":
-        return this.s.path;
+        return this.s.path || undefined;
       case ":authority":
         return this.s.authority || undefined;
       case ":scheme":
@@ -240,6 +246,12 @@ export class ConnectionManager implements NetworkFilter {
       (req, res) => this.onRequest(req, res, null),
     );
     this.server.maxHeadersCount = 0;
+    // node:http starts its connection tracking (the timer that enforces headersTimeout / requestTimeout, and the list
+    // closeIdleConnections() walks) on the server's 'listening' event. This server never listens, so without this
+    // neither timeout fired (a client trickling headers held its connection forever: no slowloris defence, no
+    // request_headers_timeout, no request_timeout) and closeIdleConnections() was a no-op. The timer is unref'd;
+    // close() stops it.
+    this.server.emit("listening");
     // A client that half-closes after its request (shutdown(SHUT_WR): busybox wget, `nc -N`, HTTP conformance probes)
     // still gets its response, then the connection is closed — what nginx and HAProxy do and RFC 9112 §9.6 asks.
     // Node's default (false) aborted the request in flight and ended the socket at the FIN; Envoy does the same
@@ -247,6 +259,9 @@ export class ConnectionManager implements NetworkFilter {
     (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     this.server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    // node:http hands CONNECT requests over like upgrades, and destroyed the socket without a word when nobody
+    // listened; Envoy answers them (404 NR, see onRequest).
+    this.server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
   }
 
   vhostOf(route: Route): HeaderMutation | null {
@@ -266,8 +281,10 @@ export class ConnectionManager implements NetworkFilter {
         const active = (socket as TaggedSocket)[kActiveStream];
         if (!active) return;
         st.rqIdleTimeout.inc();
-        active.sendLocalReply(408, "stream timeout", { flag: "SI", details: "stream_idle_timeout" });
-        socket.destroy();
+        // Envoy resets the stream, which on HTTP/1 ends the connection. Close after the reply is flushed: destroying
+        // at once could cut the 408 short.
+        active.sendLocalReply(408, "stream timeout", { flag: "SI", details: "stream_idle_timeout", headers: CLOSE });
+        socket.end(() => socket.destroy());
       });
     }
     socket.once("close", () => {
@@ -302,31 +319,60 @@ export class ConnectionManager implements NetworkFilter {
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    this.stats.cxProtocolError.inc();
-    let status = 400;
-    if (err.code === "HPE_HEADER_OVERFLOW") status = 431;
-    else if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") status = 408;
+    const tagged = socket as TaggedSocket;
+    // node:http reports the broken stream again on every later read: the first report is answered, the rest ignored.
+    if (tagged[kCodecError]) return;
+    tagged[kCodecError] = true;
     const inFlight = (socket as Socket & { _httpMessage?: StreamResponse | null })._httpMessage;
+    let status: number;
+    let body: string;
+    let details: string;
+    let flag: string | undefined;
+    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      // Envoy's bodies and details: headers not complete in time => request_headers_timeout; a request whose body
+      // did not arrive in time => request_timeout.
+      status = 408;
+      [body, details] = inFlight ? ["request timeout", "request_overall_timeout"] : ["request header timeout", "request_header_timeout"];
+      if (inFlight) this.stats.rqTimeout.inc();
+    } else {
+      this.stats.cxProtocolError.inc();
+      const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+      status = tooLarge ? 431 : 400;
+      body = STATUS_TEXT[status] ?? "";
+      details = tooLarge ? "http1.headers_too_large" : err.code === "HPE_INVALID_URL" ? "http1.invalid_url" : "http1.codec_error";
+      flag = "DPE";
+    }
     if (inFlight) {
       // The error came after a request was dispatched (a malformed chunked body, a body cut short). Envoy's codec
-      // still answers 400 while that request's response has not started (ServerConnectionImpl::sendProtocolError);
+      // still answers while that request's response has not started (ServerConnectionImpl::sendProtocolError);
       // destroying the socket here gave the client a bare reset instead.
       const stream = inFlight[kStream];
       if (stream && socket.writable && !inFlight.headersSent && !inFlight.destroyed) {
-        stream.sendLocalReply(status, STATUS_TEXT[status] ?? "", { details: "http1.codec_error", headers: CLOSE });
+        stream.sendLocalReply(status, body, { flag, details, headers: CLOSE });
       } else {
         socket.destroy();
       }
       return;
     }
-    if (!socket.writable) {
+    const conn = tagged[kConn];
+    if (!socket.writable || !conn) {
       socket.destroy();
       return;
     }
-    const body = STATUS_TEXT[status];
-    socket.end(
-      `HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: ${this.config.serverName}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    // No request was parsed. Envoy's codec opens a stream for the error anyway, so the reply is counted
+    // (downstream_rq_4xx) and access-logged with DPE and its details; writing raw bytes here skipped both, and a
+    // malformed request left no trace in the access log.
+    const req = new IncomingMessage(socket);
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    res.once("finish", () => socket.end(() => socket.destroy()));
+    this.stats.rqTotal.inc();
+    this.stats.rqHttp1Total.inc();
+    this.stats.rqActive.inc();
+    const stream = new ActiveStream(this, conn, req, res, "", "", "", "HTTP/1.1", new HeaderList(), conn.remote, null, null);
+    res.once("close", () => stream.finish());
+    stream.sendLocalReply(status, body, { flag, details, headers: CLOSE });
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -352,11 +398,26 @@ export class ConnectionManager implements NetworkFilter {
     st.rqHttp1Total.inc();
     st.rqActive.inc();
     const headers = HeaderList.fromRaw(req.rawHeaders);
-    const path = req.url ?? "/";
+    let path = req.url ?? "/";
     const method = req.method ?? "GET";
     const protocol = `HTTP/${req.httpVersion}`;
     let reject: { status: number; details: string } | null = null;
-    if (req.httpVersion === "1.0" && !cfg.acceptHttp10) reject = { status: 426, details: "low_version" };
+    // The request target, as Envoy's HTTP/1 codec reads it (ServerConnectionImpl::handlePath, allow_absolute_url on
+    // by default): origin-form passes; `*` only for OPTIONS; absolute-form (what clients send to a proxy) becomes
+    // :path plus a Host taken from the URL (RFC 9112 §3.2.2: the received Host is ignored); anything else is a 400.
+    // node's parser accepts any target, so without this `GET http://host/x` was routed on the whole URL (404) and
+    // `GET x` on "x".
+    if (method !== "CONNECT" && path.charCodeAt(0) !== 47 /* "/" */ && !(path === "*" && method === "OPTIONS")) {
+      const abs = ABSOLUTE_URL.exec(path);
+      if (abs) {
+        headers.set("host", abs[1]);
+        const rest = abs[2] ?? "";
+        path = rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+      } else reject = { status: 400, details: "http1.invalid_url" };
+    }
+    if (reject !== null) {
+      // the request target was refused: nothing else to check
+    } else if (req.httpVersion === "1.0" && !cfg.acceptHttp10) reject = { status: 426, details: "low_version" };
     else if (headers.entries.length > cfg.maxHeadersCount) reject = { status: 431, details: "http1.too_many_headers" };
     else if (cfg.headersWithUnderscoresAction !== "ALLOW" && headers.entries.some((h) => h[0].includes("_"))) {
       if (cfg.headersWithUnderscoresAction === "REJECT_REQUEST") reject = { status: 400, details: "http1.unexpected_underscore" };
@@ -377,8 +438,13 @@ export class ConnectionManager implements NetworkFilter {
       });
       reject = mutation.reject;
     }
+    // Envoy requires a host (ConnectionManagerImpl: MissingHost): 400, empty body, the connection stays usable.
+    if (reject === null && method !== "CONNECT" && !headers.has("host")) reject = MISSING_HOST;
     const authority = headers.get("host") ?? "";
-    const selection = reject === null ? selectRoute(cfg.routeTable, authority, path, headers.entries, { method, scheme: mutation?.scheme }) : null;
+    // A CONNECT request has no :path, so no ordinary route matches it and Envoy answers 404 NR (envoy#11048);
+    // Tollgate has no connect_matcher. Its request target must not be matched as a path (prefix "" would take it).
+    const selection =
+      reject === null && method !== "CONNECT" ? selectRoute(cfg.routeTable, authority, path, headers.entries, { method, scheme: mutation?.scheme }) : null;
     const stream = new ActiveStream(this, conn, req, res, method, path, authority, protocol, headers, clientAddress, selection?.route ?? null, mutation);
 
     (res as StreamResponse)[kStream] = stream;
@@ -392,7 +458,8 @@ export class ConnectionManager implements NetworkFilter {
       // These are Envoy's HTTP/1 codec errors (too many headers, HTTP/1.0 refused, bad Connection nominations,
       // underscores) or an upgrade it will not carry: Envoy answers and closes the connection, as the rest of what
       // the client sent can no longer be trusted to line up. Without `connection: close` the socket stayed open.
-      stream.sendLocalReply(reject.status, STATUS_TEXT[reject.status] ?? "", { details: reject.details, headers: CLOSE });
+      if (reject === MISSING_HOST) stream.sendLocalReply(400, "", { details: reject.details });
+      else stream.sendLocalReply(reject.status, STATUS_TEXT[reject.status] ?? "", { details: reject.details, headers: CLOSE });
       return;
     }
     if (upgradeHead !== null || mutation?.upgrade) {
@@ -458,6 +525,8 @@ export class ConnectionManager implements NetworkFilter {
 
   async close(): Promise<void> {
     this.closeIdle();
+    // Stops node:http's connection-tracking timer (started by the 'listening' emitted in the constructor).
+    this.server.close();
   }
 }
 

@@ -103,6 +103,10 @@ export class TcpProxy implements NetworkFilter {
     }
     const upstream = up;
     upstream.setNoDelay(true);
+    // Half-close both ways: the upstream's FIN must not make Node end our side towards it (the client may still be
+    // sending). The connector opens sockets without allowHalfOpen; net.Socket reads the flag when the FIN arrives,
+    // so setting it here is enough. The downstream socket is half-open capable from the listener.
+    upstream.allowHalfOpen = true;
     if (cfg.idleTimeoutMs > 0) {
       const onIdle = (): void => {
         this.stats.idleTimeout.inc();
