@@ -19,6 +19,7 @@ import { createServerStats, type ServerStats } from "./observability/server-stat
 import { closeAccessLogs, flushAccessLogs, reopenAccessLogs } from "./observability/access-log/index.js";
 import { ClusterManager } from "./upstream/cluster-manager.js";
 import { ConnectionManager } from "./filters/network/http-connection-manager/connection-manager.js";
+import type { NetworkFilter } from "./filters/types.js";
 
 
 /** One compiled configuration: what a reload swaps. */
@@ -275,6 +276,7 @@ export class TollgateServer {
       await new Promise((r) => setTimeout(r, 100));
     }
     for (const l of listeners) l.destroyAll();
+    await closeFilters(old);
     await old.clusters.close();
   }
 
@@ -307,6 +309,7 @@ export class TollgateServer {
       l.destroyAll();
     }
     this.listeners.clear();
+    if (this.current) await closeFilters(this.current);
     await this.current?.clusters.close();
     await this.admin?.close();
     await flushAccessLogs();
@@ -363,14 +366,21 @@ export class TollgateServer {
   }
 }
 
-function connectionManagers(c: Compiled): ConnectionManager[] {
-  const out: ConnectionManager[] = [];
+/** Every built network filter of a compiled configuration. */
+function networkFilters(c: Compiled): NetworkFilter[] {
+  const out: NetworkFilter[] = [];
   for (const g of c.graphs.values()) {
-    for (const chain of g.defaultChain ? [...g.chains, g.defaultChain] : g.chains) {
-      for (const f of chain.filters) if (f instanceof ConnectionManager) out.push(f);
-    }
+    for (const chain of g.defaultChain ? [...g.chains, g.defaultChain] : g.chains) out.push(...chain.filters);
   }
   return out;
+}
+
+async function closeFilters(c: Compiled): Promise<void> {
+  await Promise.all(networkFilters(c).map((f) => f.close?.()));
+}
+
+function connectionManagers(c: Compiled): ConnectionManager[] {
+  return networkFilters(c).filter((f): f is ConnectionManager => f instanceof ConnectionManager);
 }
 
 const SECRET_KEYS = new Set(["private_key", "password", "inline_string_secret", "session_ticket_keys"]);

@@ -155,6 +155,9 @@ test("connect failure: 503 with Envoy's reset text, UF", async (t) => {
   t.is(e!.flags, "UF");
   t.is(e!.upstream, `127.0.0.1:${dead}`);
   t.true(tg.stat("cluster.backend.upstream_cx_connect_fail") >= 1);
+  // As Envoy's router does, the 503 it answered for the failed upstream is charged to the cluster.
+  t.is(tg.stat("cluster.backend.upstream_rq_503"), 1);
+  t.is(tg.stat("cluster.backend.upstream_rq_5xx"), 1);
 });
 
 test("route timeout: 504 `upstream request timeout` UT", async (t) => {
@@ -169,6 +172,7 @@ test("route timeout: 504 `upstream request timeout` UT", async (t) => {
   t.is(e!.flags, "UT");
   t.is(e!.details, "upstream_response_timeout");
   t.is(tg.stat("cluster.backend.upstream_rq_timeout"), 1);
+  t.is(tg.stat("cluster.backend.upstream_rq_504"), 1);
   t.is(tg.stat("http.ingress.downstream_rq_5xx"), 1);
 });
 

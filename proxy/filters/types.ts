@@ -48,13 +48,13 @@ export interface NetworkFilter {
    * socket over and returns true.
    */
   onNewConnection(conn: DownstreamConnection, socket: Socket): boolean;
+  /** Release timers held by the built filter once its configuration is retired and its connections are gone. */
+  close?(): Promise<void>;
 }
 
 export interface NetworkFilterConfig {
   readonly terminal: boolean;
   build(ctx: BuildContext): NetworkFilter;
-  /** Release timers and sockets held by the built filter when its configuration is retired. */
-  close?(): Promise<void>;
 }
 
 // ---- HTTP filters -----------------------------------------------------------------------------------------------

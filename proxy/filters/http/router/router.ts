@@ -187,6 +187,8 @@ export class Router implements HttpFilter {
           const e = err instanceof UpstreamError ? err : new UpstreamError("PROTOCOL_ERROR", { cause: err });
           lastError = e;
           if (e.code === "TIMEOUT") {
+            // Envoy's router charges the codes it answers for a failed upstream: upstream_rq_504, _5xx, _completed.
+            cluster.stats.chargeResponseCode(504);
             stream.sendLocalReply(504, "upstream request timeout", { flag: "UT", details: "upstream_response_timeout" });
             return;
           }
@@ -204,13 +206,14 @@ export class Router implements HttpFilter {
     } finally {
       releaseRetry?.();
     }
-    this.replyUpstreamFailure(stream, lastError, retried);
+    this.replyUpstreamFailure(stream, cluster, lastError, retried);
   }
 
   /** Envoy's local reply when no upstream response could be had. */
-  private replyUpstreamFailure(stream: HttpStream, err: UpstreamError | null, retried: boolean): void {
+  private replyUpstreamFailure(stream: HttpStream, cluster: Cluster, err: UpstreamError | null, retried: boolean): void {
     if (err === null) {
       // Retries were cut short by the deadline or the retry breaker after a retriable response was dropped.
+      cluster.stats.chargeResponseCode(504);
       stream.sendLocalReply(504, "upstream request timeout", { flag: "UT", details: "upstream_response_timeout" });
       return;
     }
@@ -219,6 +222,7 @@ export class Router implements HttpFilter {
     const reason = tfr ? `${err.envoyReason}, transport failure reason: ${tfr}` : err.envoyReason;
     const status = err.code === "PROTOCOL_ERROR" ? 502 : 503;
     const details = `upstream_reset_before_response_started{${err.envoyReason.replace(/ /g, "_")}${tfr ? `|${tfr.replace(/ /g, "_")}` : ""}}`;
+    cluster.stats.chargeResponseCode(status);
     stream.sendLocalReply(status, `${RESET_PREFIX}${retried ? "retried and the latest " : ""}reset reason: ${reason}`, { flag, details });
   }
 
