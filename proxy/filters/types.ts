@@ -8,6 +8,7 @@ import type { StatsStore } from "../observability/stats.js";
 import type { ClusterManager } from "../upstream/cluster-manager.js";
 import type { DownstreamConnection } from "../listener/connection.js";
 import type { HttpStream } from "./network/http-connection-manager/stream.js";
+import type { RouteTable } from "./network/http-connection-manager/route-config.js";
 
 export interface BuildContext {
   stats: StatsStore;
@@ -74,6 +75,8 @@ export interface HttpFilterBuildContext extends BuildContext {
    * per-route configuration looks itself up under it (RBAC: `route.perFilterConfig(filterName)`).
    */
   filterName?: string;
+  /** The connection manager's route table, so per-route filter state is built at load, not on a first request. */
+  routeTable?: RouteTable;
 }
 
 export interface HttpFilterConfig {

@@ -114,19 +114,6 @@ function xRateLimitHeaders(d: LimitDecision): Array<[string, string]> {
   ];
 }
 
-/**
- * Add headers to whatever response head this stream writes next (the upstream's, or a later local reply),
- * as Envoy's encodeHeaders does. The connection manager has no encoder hook for HTTP filters yet, so the
- * stream's writeResponseHead is wrapped for this one stream.
- */
-function addToResponse(stream: HttpStream, extra: Array<[string, string]>): void {
-  const write = stream.writeResponseHead;
-  stream.writeResponseHead = function (this: HttpStream, status: number, headers: Array<[string, string]>, ...rest: unknown[]): void {
-    for (const h of extra) headers.push(h);
-    Reflect.apply(write, this, [status, headers, ...rest]);
-  };
-}
-
 export class LocalRateLimitFilter implements HttpFilter {
   private readonly main: ConfigRuntime;
   private readonly routeRuntimes = new Map<HttpLocalRateLimitConfig, ConfigRuntime>();
@@ -135,11 +122,21 @@ export class LocalRateLimitFilter implements HttpFilter {
 
   constructor(
     config: HttpLocalRateLimitConfig,
-    private readonly ctx: HttpFilterBuildContext,
+    ctx: HttpFilterBuildContext,
   ) {
     this.clock = rateLimitClock();
     this.main = new ConfigRuntime(config, ctx, this.clock);
     this.name = ctx.filterName || FILTER_NAME;
+    // Per-route configurations get their own buckets (Envoy: "When using per route configuration, the bucket
+    // becomes unique to that route"), built here at load so the request path only looks them up.
+    for (const vh of ctx.routeTable?.virtualHosts ?? []) {
+      for (const route of vh.routes) {
+        const local = route.perFilterConfig(this.name);
+        if (isLocalRateLimitConfig(local) && !this.routeRuntimes.has(local)) {
+          this.routeRuntimes.set(local, new ConfigRuntime(local, ctx, this.clock));
+        }
+      }
+    }
   }
 
   /** The filter-level runtime (tests reach the limiter's per-client tables through it). */
@@ -152,14 +149,7 @@ export class LocalRateLimitFilter implements HttpFilter {
     if (route.filterDisabled(this.name)) return null;
     const local = route.perFilterConfig(this.name);
     if (!isLocalRateLimitConfig(local)) return this.main;
-    let rt = this.routeRuntimes.get(local);
-    if (rt === undefined) {
-      // Created on the route's first request, once: its buckets belong to the route (Envoy: "When using per
-      // route configuration, the bucket becomes unique to that route").
-      rt = new ConfigRuntime(local, this.ctx, this.clock);
-      this.routeRuntimes.set(local, rt);
-    }
-    return rt;
+    return this.routeRuntimes.get(local) ?? this.main;
   }
 
   private descriptors(cfg: HttpLocalRateLimitConfig, stream: HttpStream): readonly RequestDescriptor[] {
@@ -193,13 +183,13 @@ export class LocalRateLimitFilter implements HttpFilter {
     const xrl = cfg.xRateLimitHeaders && d.hasBucket ? xRateLimitHeaders(d) : null;
     if (d.allowed) {
       st.ok.inc();
-      if (xrl !== null) addToResponse(stream, xrl);
+      if (xrl !== null) stream.addResponseHeaders(xrl);
       return "continue";
     }
     st.rateLimited.inc();
     if (!sample(cfg.filterEnforced)) {
       applyHeaderMutation(stream.headers.entries, cfg.requestHeadersWhenNotEnforced);
-      if (xrl !== null) addToResponse(stream, xrl);
+      if (xrl !== null) stream.addResponseHeaders(xrl);
       return "continue";
     }
     st.enforced.inc();

@@ -123,9 +123,18 @@ class ActiveStream implements HttpStream {
   }
 
   /** Final response headers: server header, the route's mutations, x-request-id, draining. */
+  /** Headers HTTP filters asked to add to the response (Envoy's encodeHeaders), whichever response it is. */
+  private extraResponseHeaders: Array<[string, string]> | null = null;
+
+  addResponseHeaders(headers: ReadonlyArray<readonly [string, string]>): void {
+    const extra = (this.extraResponseHeaders ??= []);
+    for (const h of headers) extra.push([h[0], h[1]]);
+  }
+
   writeResponseHead(status: number, headers: Array<[string, string]>, local = false): void {
     const cfg = this.hcm.config;
     const route = this.route;
+    if (this.extraResponseHeaders) for (const h of this.extraResponseHeaders) headers.push(h);
     if (!local && route !== null) {
       const table = cfg.routeTable;
       const vh = this.hcm.vhostOf(route);
@@ -227,7 +236,7 @@ export class ConnectionManager implements NetworkFilter {
       listenerRqCompleted: ls.counter("downstream_rq_completed"),
     };
     for (const vh of config.routeTable.virtualHosts) this.vhostResponseHeaders.set(vh.name, vh.responseHeaders);
-    this.filters = config.httpFilters.map((f) => f.config.build({ ...ctx, hcmStatPrefix: prefix, filterName: f.name }));
+    this.filters = config.httpFilters.map((f) => f.config.build({ ...ctx, hcmStatPrefix: prefix, filterName: f.name, routeTable: config.routeTable }));
     this.activity = ctx.activity ?? null;
 
     // maxHeadersCount 0: Node would silently drop headers past its count; we count them ourselves and answer 431.

@@ -50,6 +50,11 @@ export interface HttpStream {
   finish(): void;
   /** Write the response status and headers, adding the route's response header mutations, server, x-request-id. */
   writeResponseHead(status: number, headers: Array<[string, string]>): void;
+  /**
+   * Add headers to the response this stream sends, whether it comes from the upstream or is a local reply
+   * (what an Envoy filter does in encodeHeaders, e.g. x-ratelimit-*).
+   */
+  addResponseHeaders(headers: ReadonlyArray<readonly [string, string]>): void;
   /** Dynamic metadata of this stream (filters add to it; the connection's is read too). */
   setMetadata(namespace: string, key: string, value: unknown): void;
   sendLocalReply(status: number, body: string, opts: LocalReplyOptions): void;
