@@ -10,3 +10,4 @@ import "../filters/http/rbac/config.js";
 import "../observability/access-log/index.js";
 import "../filters/http/local-ratelimit/config.js";
 import "../filters/network/local-ratelimit/config.js";
+import "../filters/common/rbac/principals/ip-allowlist-file.js";

@@ -27,10 +27,7 @@ async function readHash(path: string): Promise<string | null> {
   }
 }
 
-/**
- * Call `onChange` (at most once per `debounceMs` burst) when the content of `path` changes.
- * `initial` is the content hash the caller already loaded, if known.
- */
+/** Call `onChange` (at most once per `debounceMs` burst) when the content of `path` changes from what it is now. */
 export async function watchFile(path: string, onChange: () => void, debounceMs = 250): Promise<FileWatcher> {
   const file = resolve(path);
   const dir = dirname(file);

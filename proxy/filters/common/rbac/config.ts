@@ -21,7 +21,6 @@ import { describeHeaderMatcher, describeStringMatcher } from "./header-matcher.j
 import { readHeaderMatcher } from "../../network/http-connection-manager/route-config.js";
 import type { RbacPrincipalExtension } from "./principal-extension.js";
 // Principal extensions register themselves in the registry when imported.
-import "./principals/ip-allowlist-file.js";
 import {
   AndMatcher,
   AnyMatcher,
