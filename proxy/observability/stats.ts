@@ -14,7 +14,8 @@
 // Histograms follow Envoy's flush model: values go to a pending set; every `flushIntervalMs` (Envoy's
 // stats_flush_interval, 5 s) the pending set becomes the "interval" set and is added to the "cumulative" one.
 // `/stats` prints both; Prometheus uses the cumulative one. A histogram is "used" once a flush has merged values.
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { Registry } from "prom-client";
+import { registerProcessMetrics } from "./process-metrics.js";
 import { DEFAULT_BUCKETS, HistogramData } from "./stats/histogram-data.js";
 import {
   defaultTagProducer,
@@ -234,7 +235,7 @@ export class StatsStore implements StatsScope {
   constructor(opts: StatsStoreOptions = {}) {
     this.tagProducer = opts.tagProducer ?? defaultTagProducer();
     this.histogramBuckets = Object.freeze([...(opts.histogramBuckets ?? DEFAULT_BUCKETS)]);
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics ?? true) registerProcessMetrics(this.registry);
     const period = opts.flushIntervalMs ?? 5000;
     if (period > 0) {
       this.timer = setInterval(() => this.flush(), period);

@@ -26,8 +26,8 @@ export function writeTemp(name: string, text: string): string {
   return path;
 }
 
-export async function spawnTollgate(t: ExecutionContext, args: string[], timeoutMs = 15_000): Promise<RunningTollgate> {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TOLLGATE_LOG_LEVEL: "info" } });
+export async function spawnTollgate(t: ExecutionContext, args: string[], timeoutMs = 15_000, nodeArgs: string[] = []): Promise<RunningTollgate> {
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TOLLGATE_LOG_LEVEL: "info" } });
   t.teardown(() => {
     if (proc.exitCode === null && proc.pid) process.kill(proc.pid, "SIGKILL");
   });
