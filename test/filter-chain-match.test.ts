@@ -4,7 +4,7 @@ import test from "ava";
 import { ConfigReader } from "../proxy/config/reader.js";
 import "../proxy/config/extensions.js";
 import { parseListener } from "../proxy/listener/config.js";
-import { checkDistinctMatches, selectFilterChain } from "../proxy/listener/filter-chain-match.js";
+import { checkDistinctMatches, compileChainMatch, selectFilterChain } from "../proxy/listener/filter-chain-match.js";
 import type { DownstreamConnection } from "../proxy/listener/connection.js";
 
 type Match = Record<string, unknown>;
@@ -38,7 +38,11 @@ function conn(p: Partial<{ sni: string; transport: string; alpn: string[]; src: 
   } as unknown as DownstreamConnection;
 }
 
-const pick = (l: ReturnType<typeof parseListener>, c: DownstreamConnection): string | undefined => selectFilterChain(l.filterChains, c)?.name;
+const pick = (l: ReturnType<typeof parseListener>, c: DownstreamConnection): string | undefined =>
+  selectFilterChain(
+    l.filterChains.map((fc) => ({ name: fc.name, match: compileChainMatch(fc.match) })),
+    c,
+  )?.name;
 
 test("server_names: exact beats the longest wildcard, which beats a shorter one; no SNI falls back", (t) => {
   const l = listener([

@@ -3,25 +3,26 @@
 // chains that name it but do not match drop out. At most one chain survives (duplicates are refused at load).
 import { ConfigError } from "../config/errors.js";
 import { parseIp, type Cidr } from "../net/ip.js";
+import { WasmCidrSet } from "../../wasm/cidr.js";
 import type { DownstreamConnection } from "./connection.js";
 import type { FilterChainConfig, FilterChainMatch } from "./config.js";
 
-function prefixMatchLength(cidrs: readonly Cidr[], ip: Uint8Array | null): number {
-  if (!ip) return -1;
-  let best = -1;
-  for (const c of cidrs) {
-    if (c.bytes.length !== ip.length || c.prefixLen <= best) continue;
-    let ok = true;
-    const full = c.prefixLen >> 3;
-    for (let i = 0; i < full && ok; i++) if (c.bytes[i] !== ip[i]) ok = false;
-    const rem = c.prefixLen & 7;
-    if (ok && rem) {
-      const mask = (0xff << (8 - rem)) & 0xff;
-      if ((c.bytes[full] & mask) !== (ip[full] & mask)) ok = false;
-    }
-    if (ok) best = c.prefixLen;
-  }
-  return best;
+/** A chain's match with its address ranges compiled (at load) into WASM CIDR sets. */
+export interface CompiledChainMatch {
+  readonly m: FilterChainMatch;
+  readonly prefixRanges: WasmCidrSet | null;
+  readonly directSourcePrefixRanges: WasmCidrSet | null;
+  readonly sourcePrefixRanges: WasmCidrSet | null;
+}
+
+export function compileChainMatch(m: FilterChainMatch): CompiledChainMatch {
+  const set = (c: readonly Cidr[]): WasmCidrSet | null => (c.length > 0 ? new WasmCidrSet(c) : null);
+  return { m, prefixRanges: set(m.prefixRanges), directSourcePrefixRanges: set(m.directSourcePrefixRanges), sourcePrefixRanges: set(m.sourcePrefixRanges) };
+}
+
+/** The longest prefix of `set` containing `ip` (Envoy prefers the most specific range), -1 when none. */
+function prefixMatchLength(set: WasmCidrSet | null, ip: Uint8Array | null): number {
+  return set === null || ip === null ? -1 : set.longestMatch(ip);
 }
 
 /** Exact SNI beats any wildcard; among wildcards the longest suffix wins (`*.a.example.com` over `*.example.com`). */
@@ -40,9 +41,9 @@ function isLoopback(ip: string): boolean {
   return ip === "::1" || ip.startsWith("127.");
 }
 
-type Step<T> = (m: FilterChainMatch) => { specified: boolean; score: number };
+type Step = (c: CompiledChainMatch) => { specified: boolean; score: number };
 
-function narrow<T extends { match: FilterChainMatch }>(chains: T[], step: Step<T>): T[] {
+function narrow<T extends { match: CompiledChainMatch }>(chains: T[], step: Step): T[] {
   let best = -1;
   let specified: T[] = [];
   const unspecified: T[] = [];
@@ -59,28 +60,28 @@ function narrow<T extends { match: FilterChainMatch }>(chains: T[], step: Step<T
   return specified.length > 0 ? specified : unspecified;
 }
 
-export function selectFilterChain<T extends { match: FilterChainMatch }>(chains: readonly T[], conn: DownstreamConnection): T | null {
+export function selectFilterChain<T extends { match: CompiledChainMatch }>(chains: readonly T[], conn: DownstreamConnection): T | null {
   if (chains.length === 0) return null;
   let c = chains.slice();
   const localIp = parseIp(conn.local.ip);
   const directIp = parseIp(conn.directRemote.ip);
   const remoteIp = parseIp(conn.remote.ip);
-  c = narrow(c, (m) => ({ specified: m.destinationPort !== null, score: m.destinationPort === conn.local.port ? 0 : -1 }));
-  c = narrow(c, (m) => ({ specified: m.prefixRanges.length > 0, score: prefixMatchLength(m.prefixRanges, localIp) }));
-  c = narrow(c, (m) => ({ specified: m.serverNames.length > 0, score: serverNameScore(m.serverNames, conn.requestedServerName) }));
-  c = narrow(c, (m) => ({ specified: m.transportProtocol !== "", score: m.transportProtocol === conn.transportProtocol ? 0 : -1 }));
-  c = narrow(c, (m) => ({
+  c = narrow(c, ({ m }) => ({ specified: m.destinationPort !== null, score: m.destinationPort === conn.local.port ? 0 : -1 }));
+  c = narrow(c, (x) => ({ specified: x.prefixRanges !== null, score: prefixMatchLength(x.prefixRanges, localIp) }));
+  c = narrow(c, ({ m }) => ({ specified: m.serverNames.length > 0, score: serverNameScore(m.serverNames, conn.requestedServerName) }));
+  c = narrow(c, ({ m }) => ({ specified: m.transportProtocol !== "", score: m.transportProtocol === conn.transportProtocol ? 0 : -1 }));
+  c = narrow(c, ({ m }) => ({
     specified: m.applicationProtocols.length > 0,
     score: conn.applicationProtocols.some((p) => m.applicationProtocols.includes(p)) ? 0 : -1,
   }));
-  c = narrow(c, (m) => ({ specified: m.directSourcePrefixRanges.length > 0, score: prefixMatchLength(m.directSourcePrefixRanges, directIp) }));
-  c = narrow(c, (m) => {
+  c = narrow(c, (x) => ({ specified: x.directSourcePrefixRanges !== null, score: prefixMatchLength(x.directSourcePrefixRanges, directIp) }));
+  c = narrow(c, ({ m }) => {
     if (m.sourceType === "ANY") return { specified: false, score: 0 };
     const local = isLoopback(conn.remote.ip) || conn.remote.ip === conn.local.ip;
     return { specified: true, score: (m.sourceType === "SAME_IP_OR_LOOPBACK") === local ? 0 : -1 };
   });
-  c = narrow(c, (m) => ({ specified: m.sourcePrefixRanges.length > 0, score: prefixMatchLength(m.sourcePrefixRanges, remoteIp) }));
-  c = narrow(c, (m) => ({ specified: m.sourcePorts.length > 0, score: m.sourcePorts.includes(conn.remote.port) ? 0 : -1 }));
+  c = narrow(c, (x) => ({ specified: x.sourcePrefixRanges !== null, score: prefixMatchLength(x.sourcePrefixRanges, remoteIp) }));
+  c = narrow(c, ({ m }) => ({ specified: m.sourcePorts.length > 0, score: m.sourcePorts.includes(conn.remote.port) ? 0 : -1 }));
   return c[0] ?? null;
 }
 

@@ -10,13 +10,13 @@ import { logger } from "../observability/logger.js";
 import type { BuildContext, ListenerFilter, NetworkFilter } from "../filters/types.js";
 import { DownstreamConnection } from "./connection.js";
 import type { FilterChainConfig, ListenerConfig } from "./config.js";
-import { selectFilterChain } from "./filter-chain-match.js";
+import { compileChainMatch, selectFilterChain, type CompiledChainMatch } from "./filter-chain-match.js";
 
 /** Largest PROXY v2 header (16 + 65535); bytes beyond this without a verdict are never needed by a listener filter. */
 const MAX_PEEK_BYTES = 16 + 65535;
 
 interface BuiltChain {
-  readonly match: FilterChainConfig["match"];
+  readonly match: CompiledChainMatch;
   readonly name: string;
   readonly filters: readonly NetworkFilter[];
 }
@@ -52,7 +52,7 @@ export class ListenerGraph {
     const fctx: BuildContext = { ...ctx, listenerStatPrefix: config.statPrefix };
     this.listenerFilters = config.listenerFilters.map((f) => f.config.build(fctx));
     const build = (c: FilterChainConfig): BuiltChain => ({
-      match: c.match,
+      match: compileChainMatch(c.match),
       name: c.name,
       filters: c.filters.map((f) => f.config.build(fctx)),
     });
