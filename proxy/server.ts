@@ -16,6 +16,7 @@ import { logger } from "./observability/logger.js";
 import { StatsStore, type Counter } from "./observability/stats.js";
 import { ActivityRecorder } from "./observability/activity.js";
 import { createServerStats, type ServerStats } from "./observability/server-stats.js";
+import { registerWasmTrapStats } from "./observability/wasm-stats.js";
 import { closeAccessLogs, flushAccessLogs, reopenAccessLogs } from "./observability/access-log/index.js";
 import { ClusterManager } from "./upstream/cluster-manager.js";
 import { ConnectionManager } from "./filters/network/http-connection-manager/connection-manager.js";
@@ -173,7 +174,12 @@ export class TollgateServer {
     this.setState("LIVE");
     this.serverStats.initializationTimeMs.record(Date.now() - this.startedAt);
     this.updateConnectionCount();
-    this.stopFlushListener = this.stats.onFlush(() => this.updateConnectionCount());
+    const stopConnections = this.stats.onFlush(() => this.updateConnectionCount());
+    const stopTraps = registerWasmTrapStats(this.stats);
+    this.stopFlushListener = () => {
+      stopConnections();
+      stopTraps();
+    };
     logger.info({ listeners: Object.fromEntries(this.boundAddresses), admin: this.adminAddress, version: VERSION }, "tollgate is live");
   }
 
