@@ -3,54 +3,24 @@
 // and one Tollgate is sent SIGTERM. /ready turns 503 at once, the LB moves traffic to the other instance during the
 // grace period, in-flight requests finish, the process exits 0 — and not one request fails.
 import test from "ava";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { bootstrapYaml, directResponseHost, freePort, hcmFilter, listener, needsBinary, proxyProtocolFilter } from "./helpers/e2e.js";
 import { spawnTollgate, writeTemp } from "./helpers/spawn-tollgate.js";
 
-const hasHaproxy = spawnSync("haproxy", ["-v"]).status === 0;
-const ci = process.env.CI === "true";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function bootstrap(name: string, port: number, adminPort: number): string {
-  return `
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: ${adminPort} } } }
-static_resources:
-  listeners:
-  - name: web
-    address: { socket_address: { address: 127.0.0.1, port_value: ${port} } }
-    listener_filters:
-    - name: envoy.filters.listener.proxy_protocol
-      typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          use_remote_address: true
-          route_config:
-            virtual_hosts:
-            - { name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 200, body: { inline_string: "${name}" } } }] }
-          http_filters:
-          - { name: envoy.filters.http.router, typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router } }
-`;
+  const l = listener({ name: "web", listenerFilters: [proxyProtocolFilter()], filters: [hcmFilter({ virtualHosts: [directResponseHost(name)] })] }) as { address: unknown };
+  l.address = { socket_address: { address: "127.0.0.1", port_value: port } };
+  const doc = parse(bootstrapYaml({ listeners: [l as never] }));
+  doc.admin = { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } };
+  return stringify(doc);
 }
 
-(hasHaproxy || ci ? test : test.skip)("SIGTERM drains one instance behind a load balancer with zero failed requests", async (t) => {
-  t.true(hasHaproxy, "haproxy is not installed (.ci/run installs it)");
+(needsBinary("haproxy") ? test : test.skip)("SIGTERM drains one instance behind a load balancer with zero failed requests", async (t) => {
   const [pa, aa, pb, ab, lb] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const a = await spawnTollgate(t, ["-c", writeTemp("a.yaml", bootstrap("a", pa, aa)), "--drain-time-s", "4"]);
   await spawnTollgate(t, ["-c", writeTemp("b.yaml", bootstrap("b", pb, ab)), "--drain-time-s", "4"]);

@@ -1,47 +1,19 @@
 // A real Prometheus server scrapes Tollgate's admin /stats/prometheus and a counter comes back from its query API
 // with Envoy's name and labels: what a dashboard built for Envoy will ask for.
 import test from "ava";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TollgateServer } from "../proxy/server.js";
+import { bootstrapYaml, directResponseHost, freePort, hcmFilter, listener, needsBinary } from "./helpers/e2e.js";
 
-const hasPrometheus = spawnSync("prometheus", ["--version"]).status === 0;
-const ci = process.env.CI === "true";
+const yaml = bootstrapYaml({
+  admin: true,
+  listeners: [listener({ name: "web", filters: [hcmFilter({ virtualHosts: [directResponseHost("")] })] })],
+});
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const yaml = `
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
-static_resources:
-  listeners:
-  - name: web
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          route_config:
-            virtual_hosts:
-            - { name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 200 } }] }
-          http_filters:
-          - { name: envoy.filters.http.router, typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router } }
-`;
-
-(hasPrometheus || ci ? test : test.skip)("Prometheus scrapes Tollgate and queries envoy_http_downstream_rq_xx back", async (t) => {
-  t.true(hasPrometheus, "prometheus is not installed (.ci/run installs the Debian package)");
+(needsBinary("prometheus") ? test : test.skip)("Prometheus scrapes Tollgate and queries envoy_http_downstream_rq_xx back", async (t) => {
   const server = new TollgateServer({ source: { yaml }, drainTimeS: 1, argv: [] });
   await server.start();
   t.teardown(() => server.stop());

@@ -5,31 +5,15 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse, stringify } from "yaml";
 import { TollgateServer } from "../proxy/server.js";
+import { bootstrapYaml, directResponseHost, hcmFilter, listener } from "./helpers/e2e.js";
 
-function bootstrap(body: string, extra = ""): string {
-  return `
-static_resources:
-  listeners:
-  - name: web
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: web
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                direct_response: { status: 200, body: { inline_string: "${body}" } }
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
-${extra}`;
+/** A one-listener bootstrap answering `body`; `unknownField` adds a field Tollgate must refuse. */
+function bootstrap(body: string, unknownField?: string): string {
+  const doc = parse(bootstrapYaml({ listeners: [listener({ name: "web", filters: [hcmFilter({ virtualHosts: [directResponseHost(body)] })] })] }));
+  if (unknownField) doc.static_resources[unknownField] = true;
+  return stringify(doc);
 }
 
 function get(port: number): Promise<string> {
@@ -69,7 +53,7 @@ test("editing the config file reloads it; the listener keeps its port; a bad edi
   t.is(server.stats.counter("tollgate.reload.success").value(), 1);
 
   // An unknown field: refused with its path, counted, and the running configuration keeps answering.
-  writeFileSync(file, bootstrap("three", "  bogus_field: 1\n"));
+  writeFileSync(file, bootstrap("three", "bogus_field"));
   await until(() => server.stats.counter("tollgate.reload.failure").value() === 1);
   t.is(await get(port), "two");
   t.is(server.stats.counter("tollgate.reload.success").value(), 1);
@@ -133,7 +117,7 @@ test("50 reloads under a keep-alive load loop: zero failed requests; then a bad 
     await new Promise((r) => setTimeout(r, 10));
   }
   t.is(await get(), "v50");
-  writeFileSync(file, bootstrap("bad", "  nonsense: true\n"));
+  writeFileSync(file, bootstrap("bad", "nonsense"));
   t.false(await server.reload());
   t.is(await get(), "v50");
   stop = true;

@@ -4,27 +4,11 @@ import test from "ava";
 import { connect } from "node:net";
 import { wasmTestHooks } from "../wasm/index.js";
 import { TollgateServer } from "../proxy/server.js";
+import { bootstrapYaml, directResponseHost, hcmFilter, listener, proxyProtocolFilter } from "./helpers/e2e.js";
 
-const yaml = `
-static_resources:
-  listeners:
-  - name: web
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    listener_filters:
-    - name: envoy.filters.listener.proxy_protocol
-      typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          route_config:
-            virtual_hosts:
-            - { name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 200, body: { inline_string: "ok" } } }] }
-          http_filters:
-          - { name: envoy.filters.http.router, typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router } }
-`;
+const yaml = bootstrapYaml({
+  listeners: [listener({ name: "web", listenerFilters: [proxyProtocolFilter()], filters: [hcmFilter({ virtualHosts: [directResponseHost("ok")] })] })],
+});
 
 function exchange(port: number): Promise<string> {
   return new Promise((resolve, reject) => {

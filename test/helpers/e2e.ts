@@ -106,6 +106,11 @@ export function hcmFilter(o: HcmOptions = {}): Json {
   return { name: "envoy.filters.network.http_connection_manager", typed_config: cfg };
 }
 
+/** A virtual host answering every request itself (direct_response), for tests that need no upstream. */
+export function directResponseHost(body: string, status = 200): Json {
+  return { name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status, body: { inline_string: body } } }] };
+}
+
 export function tcpProxyFilter(cluster: string, extra: Record<string, Json> = {}): Json {
   return { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": T_TCP, stat_prefix: "tcp", cluster, ...extra } };
 }
@@ -173,8 +178,10 @@ export interface RunningTollgate {
   stat(name: string): number;
 }
 
-export async function startTollgate(t: T, yaml: string): Promise<RunningTollgate> {
-  const server = new TollgateServer({ source: { yaml }, drainTimeS: 0, argv: [] });
+/** Start in-process from a YAML string, or from a file (`{ path }`, as `-c FILE`; not watched for changes). */
+export async function startTollgate(t: T, config: string | { path: string }): Promise<RunningTollgate> {
+  const source = typeof config === "string" ? { yaml: config } : { path: config.path };
+  const server = new TollgateServer({ source, drainTimeS: 0, argv: [], watchConfig: false });
   t.teardown(() => server.stop());
   await server.start();
   return {
