@@ -30,9 +30,10 @@ Tollgate is running (config: examples/quickstart.yaml).
   Admin                            http://127.0.0.1:9901/
 
 Try it:
-  curl --haproxy-protocol http://127.0.0.1:10000/          # the upstream sees X-Forwarded-For: 127.0.0.1
-  printf 'PROXY TCP4 203.0.113.7 127.0.0.1 5555 10000\\r\\nGET / HTTP/1.1\\r\\nHost: demo\\r\\nConnection: close\\r\\n\\r\\n' | nc 127.0.0.1 10000
-                                                            # X-Forwarded-For: 203.0.113.7, as behind a cloud LB
+  curl --haproxy-protocol http://127.0.0.1:10000/
+      # curl's header carries 127.0.0.1; for a loopback peer Envoy (and so Tollgate) appends the host's own address.
+  bash -c 'exec 3<>/dev/tcp/127.0.0.1/10000; printf "PROXY TCP4 203.0.113.7 127.0.0.1 5555 10000\\r\\nGET / HTTP/1.1\\r\\nHost: demo\\r\\nConnection: close\\r\\n\\r\\n" >&3; cat <&3'
+      # a header as a cloud LB sends it: the upstream sees X-Forwarded-For: 203.0.113.7
   curl http://127.0.0.1:10000/                             # no PROXY header: the connection is closed
   curl http://127.0.0.1:9901/stats/prometheus               # Envoy-named metrics
   node dist/proxy/cli.js decode 50524f58592054435034203230332e302e3131332e372031302e302e302e35203531323334203434330d0a
