@@ -5,13 +5,18 @@
 //
 // Every timed operation starts from the bytes as a socket hands them over (a Buffer) and ends with the
 // client's source address as text plus its port, because that is the work a proxy must do per connection:
-//   tollgate            parser.parse(bytes) (copies into WASM memory, parses, reads the result block)
-//                       + formatIp(source.ip)
+//   tollgate parseInto  parser.parseInto(bytes, out) (copies into WASM memory, parses, reads numbers into a
+//                       reused ProxyParseOutput; TLVs copied out) + formatIpv4(out.srcV4) / formatIpv6:
+//                       the path the listener filter takes
+//   tollgate parse      parser.parse(bytes) (the same, then builds the plain result objects: addresses as
+//                       Uint8Arrays) + formatIp(source.ip)
 //   proxy-protocol-js   v1: V1ProxyProtocol.parse(buf.toString("latin1")) (its faster v1 entry point);
 //                       v2: V2ProxyProtocol.parse(buf) + sourceAddress.address.join(".")
 //   @balena/...         decode(buf) (returns the address as text already)
 //   memcpy floor        dst.set(bytes) into a preallocated Uint8Array + read one byte: the cost of merely
 //                       handing the bytes to WASM, below which no WASM parser can go
+// A second table splits the parseInto path of v1 TCP4 and v2 TCP4 into its parts (floor, module call,
+// binding, address text) with the same method.
 // Timing: process.hrtime.bigint around batches sized to ~BATCH_MS each; implementations interleave round
 // by round so machine drift hits all alike. Reported: the median ns/op of the rounds, and each ratio as the
 // median of the per-round ratios (both sides measured back to back), which a loaded machine disturbs less
@@ -56,7 +61,9 @@ async function loadTollgate() {
 
 const { wasm, ip, note: tollgateSource } = await loadTollgate();
 const parser = new wasm.ProxyParser();
-const formatIp = ip.formatIp;
+const out = new wasm.ProxyParseOutput();
+const PROXY_OK = wasm.PROXY_OK;
+const { formatIp, formatIpv4, formatIpv6 } = ip;
 const ppjs = require("proxy-protocol-js");
 const balena = require("@balena/proxy-protocol-parser");
 
@@ -124,14 +131,37 @@ const CASES = [
 // ---------------------------------------------------------------------------------------------------------
 // The timed operations. One function literal per implementation and mode, so that each loop keeps its
 // own type feedback (a shared `fn(input)` call site would go megamorphic and tax the cheapest op most).
-// Each returns a checksum so no work can be optimised away.
+// Each returns a checksum and keeps the address text it made in `kept` (as a proxy keeps it in the
+// connection), so that no work can be optimised away: with only the text's length used, the compiler
+// could skip building a string made by concatenation.
+let kept = "";
 function tollgateLoop(input, n) {
   let sink = 0;
   for (let i = 0; i < n; i++) {
     const r = parser.parse(input);
     if (r.status !== "ok") throw new Error(`tollgate: ${r.status} ${r.code ?? ""}`);
     const src = r.header.source;
-    sink += formatIp(src.ip).length + src.port;
+    kept = formatIp(src.ip);
+    sink += kept.length + src.port;
+  }
+  return sink;
+}
+function tollgateIntoLoop(input, n) {
+  let sink = 0;
+  for (let i = 0; i < n; i++) {
+    if (parser.parseInto(input, out) !== PROXY_OK) throw new Error(`tollgate parseInto: ${out.status} ${out.errorCode}`);
+    kept = out.srcLength === 4 ? formatIpv4(out.srcV4) : formatIpv6(out.srcBytes, 0);
+    sink += kept.length + out.srcPort;
+  }
+  return sink;
+}
+function tollgateIntoDecodedLoop(input, n) {
+  let sink = 0;
+  for (let i = 0; i < n; i++) {
+    if (parser.parseInto(input, out) !== PROXY_OK) throw new Error(`tollgate parseInto: ${out.status} ${out.errorCode}`);
+    const id = wasm.decodeTlvs(out).awsVpceId;
+    kept = out.srcLength === 4 ? formatIpv4(out.srcV4) : formatIpv6(out.srcBytes, 0);
+    sink += kept.length + out.srcPort + id.length;
   }
   return sink;
 }
@@ -142,7 +172,8 @@ function tollgateDecodedLoop(input, n) {
     if (r.status !== "ok") throw new Error(`tollgate: ${r.status} ${r.code ?? ""}`);
     const src = r.header.source;
     const id = wasm.decodeTlvs(r.header).awsVpceId;
-    sink += formatIp(src.ip).length + src.port + id.length;
+    kept = formatIp(src.ip);
+    sink += kept.length + src.port + id.length;
   }
   return sink;
 }
@@ -150,7 +181,8 @@ function ppjsV1Loop(input, n) {
   let sink = 0;
   for (let i = 0; i < n; i++) {
     const p = ppjs.V1ProxyProtocol.parse(input.toString("latin1"));
-    sink += p.source.ipAddress.length + p.source.port;
+    kept = p.source.ipAddress;
+    sink += kept.length + p.source.port;
   }
   return sink;
 }
@@ -159,7 +191,8 @@ function ppjsV2Loop(input, n) {
   for (let i = 0; i < n; i++) {
     const p = ppjs.V2ProxyProtocol.parse(input);
     const a = p.proxyAddress;
-    sink += a.sourceAddress.address.join(".").length + a.sourcePort;
+    kept = a.sourceAddress.address.join(".");
+    sink += kept.length + a.sourcePort;
   }
   return sink;
 }
@@ -167,7 +200,8 @@ function balenaLoop(input, n) {
   let sink = 0;
   for (let i = 0; i < n; i++) {
     const d = balena.decode(input);
-    sink += d.remoteAddress.length + d.remotePort;
+    kept = d.remoteAddress;
+    sink += kept.length + d.remotePort;
   }
   return sink;
 }
@@ -184,7 +218,16 @@ function floorLoop(input, n) {
 // Correctness first: an implementation is timed on a case only if it returns the right client address.
 function check(impl, c) {
   switch (impl) {
-    case "tollgate": {
+    case "tollgate parseInto": {
+      if (parser.parseInto(c.bytes, out) !== PROXY_OK) return `parseInto status ${out.status} ${out.errorCode}`;
+      const text = out.srcLength === 4 ? formatIpv4(out.srcV4) : formatIpv6(out.srcBytes, 0);
+      const got = `${text}:${out.srcPort}`;
+      if (got !== c.expect) return `source ${got}, expected ${c.expect}`;
+      if (out.headerLength !== c.bytes.length) return `headerLength ${out.headerLength}, expected ${c.bytes.length}`;
+      if (c.decodeTlvs && wasm.decodeTlvs(out).awsVpceId !== VPCE_ID) return "awsVpceId not decoded";
+      return null;
+    }
+    case "tollgate parse": {
       const r = parser.parse(c.bytes);
       if (r.status !== "ok") return `parse status ${r.status} ${r.code ?? ""} ${r.message ?? ""}`;
       const got = `${formatIp(r.header.source.ip)}:${r.header.source.port}`;
@@ -215,7 +258,9 @@ function check(impl, c) {
 
 function loopFor(impl, c) {
   switch (impl) {
-    case "tollgate":
+    case "tollgate parseInto":
+      return c.decodeTlvs ? tollgateIntoDecodedLoop : tollgateIntoLoop;
+    case "tollgate parse":
       return c.decodeTlvs ? tollgateDecodedLoop : tollgateLoop;
     case "proxy-protocol-js":
       return c.bytes[0] === 0x50 ? ppjsV1Loop : ppjsV2Loop;
@@ -227,7 +272,8 @@ function loopFor(impl, c) {
   throw new Error(impl);
 }
 
-const IMPLS = ["tollgate", "proxy-protocol-js", "@balena/proxy-protocol-parser", "memcpy floor"];
+const TOLLGATE = ["tollgate parseInto", "tollgate parse"];
+const IMPLS = [...TOLLGATE, "proxy-protocol-js", "@balena/proxy-protocol-parser", "memcpy floor"];
 
 function timeBatch(loop, input, n) {
   const t0 = process.hrtime.bigint();
@@ -257,7 +303,7 @@ const results = [];
 for (const c of CASES) {
   const entries = [];
   for (const impl of IMPLS) {
-    if (impl !== "tollgate" && impl !== "memcpy floor" && c.peersNa) {
+    if (!TOLLGATE.includes(impl) && impl !== "memcpy floor" && c.peersNa) {
       entries.push({ impl, na: c.peersNa });
       continue;
     }
@@ -286,48 +332,117 @@ for (const c of CASES) {
       ? { na: e.na }
       : { nsPerOp: median(e.rounds), minNsPerOp: Math.min(...e.rounds), maxNsPerOp: Math.max(...e.rounds), iterationsPerRound: e.n };
   }
-  // Per-round ratios: tollgate against each other implementation, measured in the same round.
-  const tollgate = entries.find((e) => e.impl === "tollgate" && e.loop);
+  // Per-round ratios: each tollgate API against each other implementation, measured in the same round.
   const perRoundRatios = {};
-  for (const e of timed) {
-    if (tollgate === undefined || e === tollgate) continue;
-    perRoundRatios[e.impl] = median(e.rounds.map((ns, i) => ns / tollgate.rounds[i]));
+  for (const api of TOLLGATE) {
+    const tollgate = entries.find((e) => e.impl === api && e.loop);
+    if (tollgate === undefined) continue;
+    const ratios = (perRoundRatios[api] = {});
+    for (const e of timed) {
+      if (e === tollgate || TOLLGATE.includes(e.impl)) continue;
+      ratios[e.impl] = median(e.rounds.map((ns, i) => ns / tollgate.rounds[i]));
+    }
   }
   results.push({ case: c.id, title: c.title, headerBytes: c.bytes.length, ...(c.tlvBytes ? { tlvBytes: c.tlvBytes } : {}), results: byImpl, perRoundRatios });
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Report.
-const fmtNs = (r) => (r.na ? "n/a" : r.nsPerOp < 100 ? r.nsPerOp.toFixed(1) : r.nsPerOp.toFixed(0));
-// "x faster": other ns / tollgate ns; "over floor": tollgate ns / floor ns. Both from per-round ratios.
-const speedup = (r, impl) => (r.perRoundRatios[impl] === undefined ? null : r.perRoundRatios[impl]);
+const fmtNs = (r) => (r === undefined || r.na ? "n/a" : r.nsPerOp < 100 ? r.nsPerOp.toFixed(1) : r.nsPerOp.toFixed(0));
+// "vs X": X ns / tollgate ns (above 1: tollgate is faster); "over floor": tollgate ns / floor ns. Both from
+// per-round ratios; each cell gives parseInto first, parse() in parentheses.
 const rows = results.map((r) => {
-  const t = r.results.tollgate;
-  const vsPpjs = speedup(r, "proxy-protocol-js");
-  const vsBalena = speedup(r, "@balena/proxy-protocol-parser");
-  const floorRatio = speedup(r, "memcpy floor");
-  const peers = [vsPpjs, vsBalena].filter((x) => x !== null);
-  r.ratios = {
-    speedupVsFastestPeer: peers.length ? Math.min(...peers) : null,
-    tollgateOverFloor: floorRatio === null ? null : 1 / floorRatio,
-  };
+  r.ratios = {};
+  for (const api of TOLLGATE) {
+    const q = r.perRoundRatios[api] ?? {};
+    const peers = ["proxy-protocol-js", "@balena/proxy-protocol-parser"].map((p) => q[p]).filter((x) => x !== undefined);
+    r.ratios[api] = {
+      vsPpjs: q["proxy-protocol-js"] ?? null,
+      vsBalena: q["@balena/proxy-protocol-parser"] ?? null,
+      speedupVsFastestPeer: peers.length ? Math.min(...peers) : null,
+      tollgateOverFloor: q["memcpy floor"] === undefined ? null : 1 / q["memcpy floor"],
+    };
+  }
   const x = (v) => (v === null ? "n/a" : `${v.toFixed(1)}x`);
+  const pair = (k) => {
+    const [a, b] = TOLLGATE.map((api) => r.ratios[api][k]);
+    return a === null && b === null ? "n/a" : `${x(a)} (${x(b)})`;
+  };
   return [
     r.title,
     String(r.headerBytes),
-    fmtNs(t),
+    fmtNs(r.results["tollgate parseInto"]),
+    fmtNs(r.results["tollgate parse"]),
     fmtNs(r.results["proxy-protocol-js"]),
     fmtNs(r.results["@balena/proxy-protocol-parser"]),
     fmtNs(r.results["memcpy floor"]),
-    x(vsPpjs),
-    x(vsBalena),
-    x(r.ratios.tollgateOverFloor),
+    pair("vsPpjs"),
+    pair("vsBalena"),
+    pair("tollgateOverFloor"),
   ];
 });
-const header = ["case", "bytes", "tollgate ns", "ppjs ns", "balena ns", "floor ns", "vs ppjs", "vs balena", "tollgate/floor"];
+const header = ["case", "bytes", "parseInto ns", "parse ns", "ppjs ns", "balena ns", "floor ns", "vs ppjs", "vs balena", "over floor"];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells) => `| ${cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
-const out = [line(header), `|${widths.map((w, i) => (i < 1 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.map(line)];
+const table = [line(header), `|${widths.map((w, i) => (i < 1 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.map(line)];
+
+// ---------------------------------------------------------------------------------------------------------
+// Where the time of the fast path goes, v1 TCP4 and v2 TCP4: the same method, one component per line.
+// "module call" instantiates tollgate.wasm on its own and calls its exports (inputPtr() for where to copy,
+// parse()), as wasm/index.ts does, without the binding around them: the floor plus the WASM parse.
+const rawExports = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(root, "wasm/build/tollgate.wasm"))), {}).exports;
+const rawU8 = new Uint8Array(rawExports.memory.buffer);
+const rawInput = rawExports.inputPtr() >>> 0;
+const fixedV4 = 0xcb007107; // 203.0.113.7, the cases' client
+const COMPONENTS = [
+  ["memcpy floor", floorLoop],
+  ["module call (copy in + WASM parse)", function rawLoop(input, n) {
+    let sink = 0;
+    for (let i = 0; i < n; i++) {
+      rawU8.set(input, rawInput);
+      sink += rawExports.parse(input.length, 65551);
+    }
+    return sink;
+  }],
+  ["parseInto (the binding: + result read)", function intoOnlyLoop(input, n) {
+    let sink = 0;
+    for (let i = 0; i < n; i++) sink += parser.parseInto(input, out) + out.srcPort;
+    return sink;
+  }],
+  ["address text alone (formatIpv4)", function textLoop(input, n) {
+    let sink = 0;
+    for (let i = 0; i < n; i++) {
+      kept = formatIpv4(fixedV4 + (i & 1)); // two values: the text is built, not reused
+      sink += kept.length;
+    }
+    return sink;
+  }],
+  ["parseInto + address text (the row above)", tollgateIntoLoop],
+  ["parse() alone (plain objects, no text)", function parseOnlyLoop(input, n) {
+    let sink = 0;
+    for (let i = 0; i < n; i++) sink += parser.parse(input).header.source.port;
+    return sink;
+  }],
+];
+const breakdown = [];
+for (const c of CASES.filter((x) => x.id === "v1-tcp4" || x.id === "v2-tcp4")) {
+  const entries = COMPONENTS.map(([name, loop]) => {
+    const warmEnd = process.hrtime.bigint() + BigInt(WARMUP_MS * 1e6);
+    while (process.hrtime.bigint() < warmEnd) loop(c.bytes, 1000);
+    return { name, loop, n: calibrate(loop, c.bytes, BATCH_MS), rounds: [] };
+  });
+  for (let r = 0; r < ROUNDS; r++) for (const e of entries) e.rounds.push(timeBatch(e.loop, c.bytes, e.n) / e.n);
+  const floor = entries[0];
+  breakdown.push({
+    case: c.id,
+    components: entries.map((e) => ({ name: e.name, nsPerOp: median(e.rounds), overFloor: median(e.rounds.map((ns, i) => ns / floor.rounds[i])) })),
+  });
+}
+const bdRows = COMPONENTS.map(([name], k) => [name, ...breakdown.map((b) => `${fmtNs(b.components[k])} (${b.components[k].overFloor.toFixed(1)}x)`)]);
+const bdHeader = ["component", ...breakdown.map((b) => `${b.case} ns (x floor)`)];
+const bdWidths = bdHeader.map((h, i) => Math.max(h.length, ...bdRows.map((r) => r[i].length)));
+const bdLine = (cells) => `| ${cells.map((c, i) => (i < 1 ? c.padEnd(bdWidths[i]) : c.padStart(bdWidths[i]))).join(" | ")} |`;
+const bdTable = [bdLine(bdHeader), `|${bdWidths.map((w, i) => (i < 1 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...bdRows.map(bdLine)];
 
 const nas = new Map();
 for (const r of results) for (const [impl, v] of Object.entries(r.results)) if (v.na) nas.set(`${impl}: ${v.na}`, true);
@@ -351,14 +466,17 @@ const report = {
   peers: { "proxy-protocol-js": pkgVersion("proxy-protocol-js"), "@balena/proxy-protocol-parser": pkgVersion("@balena/proxy-protocol-parser") },
   method: { rounds: ROUNDS, batchMs: BATCH_MS, warmupMs: WARMUP_MS, statistic: "median ns/op over rounds; ratios are medians of per-round ratios" },
   results,
+  breakdown,
   elapsedMs: Date.now() - started,
 };
 
 console.log(`proxy-parse: ns per parse incl. copy-in and source address as text (median of ${ROUNDS} rounds)`);
 console.log(`node ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel}), load average ${loadAtStart.toFixed(2)} -> ${machine.loadAverage1mAtEnd.toFixed(2)}; tollgate from ${tollgateSource}`);
-console.log(out.join("\n"));
-console.log("ratios (medians of per-round ratios): 'vs X' = X ns / tollgate ns, >1 means tollgate is faster; tollgate/floor = tollgate ns / floor ns");
+console.log(table.join("\n"));
+console.log("ratios (medians of per-round ratios), parseInto first, parse() in parentheses: 'vs X' = X ns / tollgate ns, >1 means tollgate is faster; 'over floor' = tollgate ns / floor ns");
 for (const k of nas.keys()) console.log(`n/a  ${k}`);
+console.log(`\nwhere the parseInto path's time goes (median ns; in parentheses, per-round ratio to the floor):`);
+console.log(bdTable.join("\n"));
 
 const resultsDir = join(here, "results");
 mkdirSync(resultsDir, { recursive: true });

@@ -3,7 +3,7 @@ import test from "ava";
 import fc from "fast-check";
 import net from "node:net";
 import {
-  formatIp, isUnicastIp, normaliseIp, normaliseSocketAddress, parseCidr, parseIp,
+  formatIp, formatIpv4, formatIpv6, isUnicastIp, isUnicastIpv4, normaliseIp, normaliseSocketAddress, parseCidr, parseIp,
 } from "../proxy/net/ip.js";
 import { ipv6TextForms, v4Text } from "./helpers/proxy-encoder.js";
 
@@ -180,4 +180,35 @@ test("isUnicastIp follows Envoy's isUnicastAddress", (t) => {
   t.false(isUnicastIp(new Uint8Array(16)));
   t.false(isUnicastIp(v6(0xff02, 0, 0, 0, 0, 0, 0, 1)));
   t.true(isUnicastIp(v6(0xfe80, 0, 0, 0, 0, 0, 0, 1)));
+});
+
+test("formatIpv4 (an address as an unsigned number) and formatIpv6 (16 bytes at an offset) match formatIp", (t) => {
+  const toBytes = (v: number): Uint8Array => bytes(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+  t.is(formatIpv4(0xcb007107), "203.0.113.7");
+  t.is(formatIpv4(0xffffffff), "255.255.255.255");
+  t.is(formatIpv4(0), "0.0.0.0");
+  fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (v) => formatIpv4(v) === formatIp(toBytes(v))), { numRuns: 2000 });
+  fc.assert(
+    fc.property(ipv6, fc.nat(100), fc.uint8Array({ maxLength: 100 }), (addr, at, junk) => {
+      const big = new Uint8Array(at + 16 + junk.length).fill(0xab);
+      big.set(addr, at);
+      big.set(junk, at + 16);
+      return formatIpv6(big, at) === formatIp(addr);
+    }),
+    { numRuns: 1000 },
+  );
+  t.is(formatIpv6(v6(0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0201), 0), "::ffff:192.0.2.1");
+  t.throws(() => formatIpv6(new Uint8Array(20), 5), { instanceOf: RangeError });
+  t.throws(() => formatIpv6(new Uint8Array(16), -1), { instanceOf: RangeError });
+});
+
+test("isUnicastIpv4 agrees with isUnicastIp", (t) => {
+  for (const v of [0, 1, 0xffffffff, 0xfffffffe, 0xe0000000, 0xefffffff, 0xf0000000, 0xdfffffff, 0xc0000201]) {
+    t.is(isUnicastIpv4(v), isUnicastIp(bytes(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff)), v.toString(16));
+  }
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 0xffffffff }), (v) =>
+      isUnicastIpv4(v) === isUnicastIp(bytes(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff))),
+    { numRuns: 2000 },
+  );
 });

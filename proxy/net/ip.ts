@@ -125,25 +125,41 @@ export function normaliseIp(bytes: IpBytes): IpBytes {
   return isMapped(bytes) ? bytes.slice(12) : bytes;
 }
 
-// "0".."255": formatting an IPv4 address (once per connection, for logs and headers) then costs four
-// lookups and three concatenations instead of four number-to-string conversions.
+// "0".."255" and "0."..."255.": formatting an IPv4 address (once per connection, for logs and headers)
+// then costs four lookups and three concatenations instead of four number-to-string conversions. Each
+// concatenation allocates a string (V8 copies short ones), and the text is most of what a parse costs:
+// three of them with the dotted table, rather than seven with a separate ".".
 const OCTET_TEXT: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+const OCTET_DOT: readonly string[] = Array.from({ length: 256 }, (_, i) => `${i}.`);
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16));
 const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** Canonical text: IPv4 dotted quad; IPv6 per RFC 5952 (lower case, longest zero run as "::"). */
 export function formatIp(bytes: IpBytes): string {
   if (bytes.length === 4) {
-    return OCTET_TEXT[bytes[0]!] + "." + OCTET_TEXT[bytes[1]!] + "." + OCTET_TEXT[bytes[2]!] + "." + OCTET_TEXT[bytes[3]!];
+    return OCTET_DOT[bytes[0]!]! + OCTET_DOT[bytes[1]!]! + OCTET_DOT[bytes[2]!]! + OCTET_TEXT[bytes[3]!]!;
   }
   if (bytes.length !== 16) throw new RangeError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
-  if (isMapped(bytes)) return "::ffff:" + formatIp(bytes.subarray(12)); // RFC 5952 section 5
+  return formatIpv6(bytes, 0);
+}
+
+/**
+ * RFC 5952 text of the 16 IPv6 bytes at bytes[at..at+16) (an IPv4-mapped one as ::ffff:a.b.c.d). The
+ * offset lets a caller format from a larger reused array (ProxyParseOutput.srcBytes) without a view.
+ */
+export function formatIpv6(bytes: Uint8Array, at: number): string {
+  if (at < 0 || at + 16 > bytes.length) throw new RangeError(`no 16-byte IPv6 address at offset ${at} of ${bytes.length} bytes`);
+  let mapped = bytes[at + 10] === 0xff && bytes[at + 11] === 0xff;
+  for (let i = 0; mapped && i < 10; i++) if (bytes[at + i] !== 0) mapped = false;
+  if (mapped) { // RFC 5952 section 5
+    return "::ffff:" + OCTET_DOT[bytes[at + 12]!]! + OCTET_DOT[bytes[at + 13]!]! + OCTET_DOT[bytes[at + 14]!]! + OCTET_TEXT[bytes[at + 15]!]!;
+  }
   // Longest run of two or more zero groups; the first one on a tie (RFC 5952 section 4.2).
   let bestAt = -1, bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if ((bytes[2 * i]! | bytes[2 * i + 1]!) !== 0) { i++; continue; }
+    if ((bytes[at + 2 * i]! | bytes[at + 2 * i + 1]!) !== 0) { i++; continue; }
     let j = i;
-    while (j < 8 && (bytes[2 * j]! | bytes[2 * j + 1]!) === 0) j++;
+    while (j < 8 && (bytes[at + 2 * j]! | bytes[at + 2 * j + 1]!) === 0) j++;
     if (j - i > bestLen) { bestAt = i; bestLen = j - i; }
     i = j;
   }
@@ -156,10 +172,18 @@ export function formatIp(bytes: IpBytes): string {
       continue;
     }
     if (i > 0 && i !== bestAt + bestLen) text += ":";
-    const hi = bytes[2 * i]!, lo = bytes[2 * i + 1]!;
+    const hi = bytes[at + 2 * i]!, lo = bytes[at + 2 * i + 1]!;
     text += hi === 0 ? HEX[lo]! : HEX[hi]! + HEX2[lo]!;
   }
   return text;
+}
+
+/**
+ * Dotted quad of an IPv4 address given as an unsigned number, most significant byte first (0xcb007107 is
+ * "203.0.113.7"): the form ProxyParseOutput and the CIDR lookups use. Four table lookups, no typed array.
+ */
+export function formatIpv4(v: number): string {
+  return OCTET_DOT[v >>> 24]! + OCTET_DOT[(v >>> 16) & 0xff]! + OCTET_DOT[(v >>> 8) & 0xff]! + OCTET_TEXT[v & 0xff]!;
 }
 
 /**
@@ -232,6 +256,11 @@ export function parseCidr(text: string): Cidr | null {
   }
   clearHostBits(bytes, prefixLen);
   return { bytes, prefixLen };
+}
+
+/** isUnicastIp for an IPv4 address given as an unsigned number (most significant byte first). */
+export function isUnicastIpv4(v: number): boolean {
+  return v !== 0 && v !== 0xffffffff && v >>> 28 !== 0xe;
 }
 
 /**

@@ -5,9 +5,9 @@
 import {
   CMD_LOCAL, CMD_PROXY, ERR_BAD_COMMAND, ERR_BAD_FAMILY, ERR_BAD_LENGTH, ERR_BAD_SIGNATURE, ERR_BAD_TLV,
   ERR_BAD_VERSION, ERR_CRC_MISMATCH, ERR_TOO_LONG, ERR_TRUNCATED_TLV, FAM_TCP4, FAM_TCP6, FAM_UDP4,
-  FAM_UDP6, FAM_UNIX_DGRAM, FAM_UNIX_STREAM, FAM_UNSPEC, INPUT_PTR, MAX_TLVS, R_COMMAND, R_DST_LEN,
-  R_DST_PORT, R_DST_PTR, R_FAMILY, R_HEADER_LEN, R_SRC_LEN, R_SRC_PORT, R_SRC_PTR, R_STATUS,
-  R_TLV_COUNT, R_VERSION, STATUS_OK, TLV_TABLE_PTR, inputByte, setResult,
+  FAM_UDP6, FAM_UNIX_DGRAM, FAM_UNIX_STREAM, FAM_UNSPEC, INPUT_PTR, MAX_TLVS, R_COMMAND, R_DST_PORT,
+  R_FAMILY, R_HEADER_LEN, R_SRC_PORT, R_STATUS, R_TLV_COUNT, R_VERSION, STATUS_OK, TLV_TABLE_PTR, inputByte,
+  setAddressResult, setResult,
 } from "./layout";
 import { STOP, fail, gLen, gMaxHeader, incomplete } from "./parse-state";
 import { crcRange, crcZeros } from "./crc32c";
@@ -94,26 +94,20 @@ export function parseV2(): i32 {
   let tlvCount = 0;
   if (cmd == CMD_PROXY && family != FAM_UNSPEC) {
     if (addrLen == 12) {
-      setResult(R_SRC_PTR, <i32>(INPUT_PTR + 16));
-      setResult(R_SRC_LEN, 4);
-      setResult(R_DST_PTR, <i32>(INPUT_PTR + 20));
-      setResult(R_DST_LEN, 4);
+      setAddressResult(false, INPUT_PTR + 16, 4);
+      setAddressResult(true, INPUT_PTR + 20, 4);
       setResult(R_SRC_PORT, be16(24));
       setResult(R_DST_PORT, be16(26));
     } else if (addrLen == 36) {
       const s = mappedOffset(INPUT_PTR + 16);
       const d = mappedOffset(INPUT_PTR + 32);
-      setResult(R_SRC_PTR, <i32>(INPUT_PTR + 16 + s));
-      setResult(R_SRC_LEN, 16 - <i32>s);
-      setResult(R_DST_PTR, <i32>(INPUT_PTR + 32 + d));
-      setResult(R_DST_LEN, 16 - <i32>d);
+      setAddressResult(false, INPUT_PTR + 16 + s, 16 - <i32>s);
+      setAddressResult(true, INPUT_PTR + 32 + d, 16 - <i32>d);
       setResult(R_SRC_PORT, be16(48));
       setResult(R_DST_PORT, be16(50));
     } else {
-      setResult(R_SRC_PTR, <i32>(INPUT_PTR + 16));
-      setResult(R_SRC_LEN, 108);
-      setResult(R_DST_PTR, <i32>(INPUT_PTR + 124));
-      setResult(R_DST_LEN, 108);
+      setAddressResult(false, INPUT_PTR + 16, 108);
+      setAddressResult(true, INPUT_PTR + 124, 108);
     }
     tlvCount = walkTlvs(16 + addrLen, total);
     if (tlvCount < 0) return STOP;

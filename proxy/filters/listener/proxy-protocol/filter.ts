@@ -4,8 +4,11 @@
 // more than the header, so what follows (HTTP, a TLS ClientHello, an HTTP/2 preface) reaches the next layer intact.
 // Behaviour follows Envoy (envoy.md §2): errors close the connection silently and count a stat; v2 LOCAL and
 // v1 UNKNOWN keep the socket's addresses; PROXY with UNSPEC or UNIX addresses is an error; addresses must be unicast.
-import { ProxyParser, signaturePrefixState, type ProxyHeader } from "../../../../wasm/index.js";
-import { formatIp } from "../../../net/ip.js";
+import {
+  PROXY_COMMAND_LOCAL, PROXY_ERROR, PROXY_FAMILIES, PROXY_FAMILY, PROXY_INCOMPLETE, ProxyParseOutput, ProxyParser,
+  signaturePrefixState,
+} from "../../../../wasm/index.js";
+import { formatIpv4, formatIpv6, isUnicastIp, isUnicastIpv4 } from "../../../net/ip.js";
 import { buildCidrMatcher, type CidrMatcher } from "../../common/cidr-matcher.js";
 import type { DownstreamConnection } from "../../../listener/connection.js";
 import type { ListenerFilter, ListenerFilterVerdict } from "../../types.js";
@@ -15,21 +18,25 @@ import type { ProxyProtocolStats, VersionStats } from "./stats.js";
 const NEED_MORE: ListenerFilterVerdict = { status: "need_more" };
 const PLAIN: ListenerFilterVerdict = { status: "continue", consumed: 0 };
 
-/** One parser per process is enough: parsing is synchronous and the parser keeps no state between calls. */
+/**
+ * One parser and one output per process are enough: parsing is synchronous, the parser keeps no state
+ * between calls, and each onData reads the output before it returns. parseInto answers in numbers (IPv4
+ * addresses as u32, formatted straight to text), so an accepted header without TLVs allocates only the
+ * stored header and the two address strings.
+ */
 let sharedParser: ProxyParser | null = null;
 function parser(): ProxyParser {
   return (sharedParser ??= new ProxyParser());
 }
+const parsed = new ProxyParseOutput();
 
-function isUnicast(ip: Uint8Array): boolean {
-  if (ip.length === 4) {
-    if (ip[0] === 0 && ip[1] === 0 && ip[2] === 0 && ip[3] === 0) return false; // INADDR_ANY
-    if (ip[0] === 255 && ip[1] === 255 && ip[2] === 255 && ip[3] === 255) return false; // broadcast
-    return (ip[0] & 0xf0) !== 0xe0; // 224.0.0.0/4 multicast
-  }
-  if (ip[0] === 0xff) return false; // ff00::/8 multicast
-  for (let i = 0; i < 16; i++) if (ip[i] !== 0) return true;
-  return false; // ::
+/** Envoy's unicast test on one side of the header (4 or 16 bytes, as the family guarantees). */
+function isUnicastSide(length: number, v4: number, bytes: Uint8Array): boolean {
+  return length === 4 ? isUnicastIpv4(v4) : isUnicastIp(bytes.subarray(0, 16));
+}
+
+function sideText(length: number, v4: number, bytes: Uint8Array): string {
+  return length === 4 ? formatIpv4(v4) : formatIpv6(bytes, 0);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
@@ -80,48 +87,56 @@ export class ProxyProtocolFilter implements ListenerFilter {
     if (sig === "maybe") return NEED_MORE;
 
     const version = sig === "v1" ? this.stats.v1 : this.stats.v2;
-    const result = parser().parse(bytes);
-    if (result.status === "incomplete") return NEED_MORE;
-    if (result.status === "error") return this.fail(conn, version, `proxy_protocol: ${result.code}: ${result.message}`);
+    const status = parser().parseInto(bytes, parsed);
+    if (status === PROXY_INCOMPLETE) return NEED_MORE;
+    if (status === PROXY_ERROR) return this.fail(conn, version, `proxy_protocol: ${parsed.errorCode}: ${parsed.errorMessage()}`);
 
-    const header = result.header;
-    version.found.inc();
-    if ((header.version === 1 && !cfg.allowV1) || (header.version === 2 && !cfg.allowV2)) {
+    // `found` as Envoy counts it: a header that was used (Done) or refused for its version (Denied: found and
+    // disallowed); one that fails the checks in apply (PROXY with AF_UNSPEC or UNIX, a non-unicast address) is an
+    // error only, never found.
+    if ((parsed.version === 1 && !cfg.allowV1) || (parsed.version === 2 && !cfg.allowV2)) {
+      version.found.inc();
       version.disallowed.inc();
-      conn.terminationDetails = `proxy_protocol: version ${header.version} is disallowed`;
+      conn.terminationDetails = `proxy_protocol: version ${parsed.version} is disallowed`;
       return { status: "close", reason: conn.terminationDetails };
     }
-    const applied = this.apply(conn, header);
+    const applied = this.apply(conn, parsed);
     if (applied !== null) return this.fail(conn, version, applied);
-    return { status: "continue", consumed: header.headerLength };
+    version.found.inc();
+    return { status: "continue", consumed: parsed.headerLength };
   }
 
   /** Replace the connection's addresses and record TLVs. Returns an error text, or null. */
-  private apply(conn: DownstreamConnection, header: ProxyHeader): string | null {
-    conn.proxyHeader = header;
-    if (header.command === "LOCAL" || header.family === "UNKNOWN") return null; // keep the socket's addresses
-    if (header.family !== "TCP4" && header.family !== "TCP6" && header.family !== "UDP4" && header.family !== "UDP6") {
-      return `proxy_protocol: address family ${header.family} is not supported with the PROXY command`;
-    }
-    const src = header.source;
-    const dst = header.destination;
-    if (!src || !dst) return "proxy_protocol: header has no addresses";
-    if (!isUnicast(src.ip) || !isUnicast(dst.ip)) return "proxy_protocol: addresses must be unicast";
-    conn.remote = { ip: formatIp(src.ip), port: src.port };
-    conn.local = { ip: formatIp(dst.ip), port: dst.port };
-
+  private apply(conn: DownstreamConnection, h: ProxyParseOutput): string | null {
     const cfg = this.config;
-    if (header.tlvs.length > 0) {
+    const pt = cfg.passThroughTlvs;
+    // Reading h.tlvs makes the TLV objects: only when a rule or pass-through looks at them, and before
+    // toHeader, which then shares them instead of keeping the bytes.
+    const tlvs = h.tlvCount > 0 && (cfg.rules.length > 0 || pt !== null) ? h.tlvs : null;
+    conn.proxyHeader = h.toHeader();
+    const family = h.familyCode;
+    if (h.commandCode === PROXY_COMMAND_LOCAL || family === PROXY_FAMILY.UNKNOWN) return null; // keep the socket's addresses
+    if (family !== PROXY_FAMILY.TCP4 && family !== PROXY_FAMILY.TCP6 && family !== PROXY_FAMILY.UDP4 && family !== PROXY_FAMILY.UDP6) {
+      return `proxy_protocol: address family ${PROXY_FAMILIES[family]} is not supported with the PROXY command`;
+    }
+    // An IP family has both addresses, each 4 bytes (IPv4 or IPv4-mapped) or 16.
+    if (h.srcLength === 0 || h.dstLength === 0) return "proxy_protocol: header has no addresses";
+    if (!isUnicastSide(h.srcLength, h.srcV4, h.srcBytes) || !isUnicastSide(h.dstLength, h.dstV4, h.dstBytes)) {
+      return "proxy_protocol: addresses must be unicast";
+    }
+    conn.remote = { ip: sideText(h.srcLength, h.srcV4, h.srcBytes), port: h.srcPort };
+    conn.local = { ip: sideText(h.dstLength, h.dstV4, h.dstBytes), port: h.dstPort };
+
+    if (tlvs !== null) {
       if (cfg.rules.length > 0) {
-        for (const tlv of header.tlvs) {
+        for (const tlv of tlvs) {
           for (const rule of cfg.rules) {
             if (rule.tlvType === tlv.type) conn.setMetadata(rule.namespace, rule.key, tlvValue(tlv.value, rule.valueFormat));
           }
         }
       }
-      const pt = cfg.passThroughTlvs;
-      if (pt === "all") conn.passThroughTlvs = header.tlvs;
-      else if (pt) conn.passThroughTlvs = header.tlvs.filter((t) => pt.has(t.type));
+      if (pt === "all") conn.passThroughTlvs = tlvs;
+      else if (pt) conn.passThroughTlvs = tlvs.filter((t) => pt.has(t.type));
     }
     return null;
   }
