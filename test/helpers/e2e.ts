@@ -218,12 +218,18 @@ export type LogEntry = Record<string, string>;
  * stream ends, which can be just after the client has read the response, so this flushes and re-reads (bounded).
  */
 export async function readAccessLog(path: string, n: number, timeoutMs = 5000): Promise<LogEntry[]> {
+  const lines = await readAccessLogLines(path, n, timeoutMs);
+  return lines.map((l) => stringifyValues(JSON.parse(l) as Record<string, unknown>));
+}
+
+/** The same wait for any log format (a text_format line, say): the raw lines, without their newlines. */
+export async function readAccessLogLines(path: string, n: number, timeoutMs = 5000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await flushAccessLogs();
     const text = existsSync(path) ? readFileSync(path, "utf8") : "";
     const lines = text.split("\n").filter((l) => l.length > 0);
-    if (lines.length >= n) return lines.map((l) => stringifyValues(JSON.parse(l) as Record<string, unknown>));
+    if (lines.length >= n) return lines;
     if (Date.now() > deadline) throw new Error(`access log ${path} has ${lines.length} lines, expected ${n}:\n${text}`);
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -17,6 +17,8 @@ export interface RunningTollgate {
   stderr: string[];
   /** Resolves with the first stdout line matching `re` (bounded by timeoutMs). */
   waitForStdout(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** The same for stderr, where the application log (pino JSON) goes. */
+  waitForStderr(re: RegExp, timeoutMs?: number): Promise<string>;
 }
 
 export function writeTemp(name: string, text: string): string {
@@ -33,7 +35,29 @@ export async function spawnTollgate(t: ExecutionContext, args: string[], timeout
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
+  type Waiter = { re: RegExp; resolve: (l: string) => void };
+  const waiters: Waiter[] = [];
+  const stderrWaiters: Waiter[] = [];
+  const notify = (list: Waiter[], l: string): void => {
+    for (const w of list.splice(0)) {
+      if (w.re.test(l)) w.resolve(l);
+      else list.push(w);
+    }
+  };
+  const waitFor = (into: string[], list: Waiter[], name: string, re: RegExp, ms: number): Promise<string> => {
+    const hit = into.find((l) => re.test(l));
+    if (hit) return Promise.resolve(hit);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${name} line matched ${re} in ${ms} ms; got:\n${into.join("\n")}`)), ms);
+      list.push({
+        re,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+    });
+  };
   const lines = (stream: NodeJS.ReadableStream, into: string[], onLine?: (l: string) => void): void => {
     let rest = "";
     stream.setEncoding("utf8");
@@ -46,12 +70,7 @@ export async function spawnTollgate(t: ExecutionContext, args: string[], timeout
       }
     });
   };
-  lines(proc.stdout!, stdout, (l) => {
-    for (const w of waiters.splice(0)) {
-      if (w.re.test(l)) w.resolve(l);
-      else waiters.push(w);
-    }
-  });
+  lines(proc.stdout!, stdout, (l) => notify(waiters, l));
   const live = new Promise<{ listeners: RunningTollgate["listeners"]; admin: RunningTollgate["admin"] }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tollgate did not become live in ${timeoutMs} ms:\n${stderr.join("\n")}`)), timeoutMs);
     proc.once("exit", (code) => {
@@ -59,6 +78,7 @@ export async function spawnTollgate(t: ExecutionContext, args: string[], timeout
       reject(new Error(`tollgate exited with ${code}:\n${stderr.join("\n")}`));
     });
     lines(proc.stderr!, stderr, (l) => {
+      notify(stderrWaiters, l);
       if (!l.includes("tollgate is live")) return;
       clearTimeout(timer);
       const rec = JSON.parse(l) as { listeners: RunningTollgate["listeners"]; admin: RunningTollgate["admin"] };
@@ -73,18 +93,10 @@ export async function spawnTollgate(t: ExecutionContext, args: string[], timeout
     stdout,
     stderr,
     waitForStdout(re: RegExp, ms = 5000): Promise<string> {
-      const hit = stdout.find((l) => re.test(l));
-      if (hit) return Promise.resolve(hit);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no stdout line matched ${re} in ${ms} ms; got:\n${stdout.join("\n")}`)), ms);
-        waiters.push({
-          re,
-          resolve: (l) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        });
-      });
+      return waitFor(stdout, waiters, "stdout", re, ms);
+    },
+    waitForStderr(re: RegExp, ms = 5000): Promise<string> {
+      return waitFor(stderr, stderrWaiters, "stderr", re, ms);
     },
   };
 }
