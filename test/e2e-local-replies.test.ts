@@ -244,6 +244,28 @@ test("direct_response: status and body as configured, no upstream", async (t) =>
   t.is(tg.stat("http.ingress.rq_direct_response"), 3);
 });
 
+test("a per-try timeout is retried under retry_on 5xx and counted as upstream_rq_per_try_timeout", async (t) => {
+  let calls = 0;
+  const slowFirst = await startHttpUpstream(t, (rq, res) => {
+    rq.resume();
+    calls++;
+    if (calls === 1) return; // never answers: the per-try timeout fires
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end("second try");
+  });
+  const tg = await startProxy(t, {
+    backendPort: slowFirst.port,
+    hcm: { routeExtra: { timeout: "5s", retry_policy: { retry_on: "5xx", num_retries: 1, per_try_timeout: "0.2s" } } },
+  });
+  const r = await exchange(t, tg.port(), req());
+  t.is(r.status, 200);
+  t.is(r.body.toString(), "second try");
+  t.is(tg.stat("cluster.backend.upstream_rq_per_try_timeout"), 1);
+  t.is(tg.stat("cluster.backend.upstream_rq_timeout"), 0);
+  t.is(tg.stat("cluster.backend.upstream_rq_retry"), 1);
+  t.is(tg.stat("cluster.backend.upstream_rq_retry_success"), 1);
+});
+
 test("retries: retry_on 5xx, num_retries 2, an upstream failing twice then answering gives 200", async (t) => {
   let calls = 0;
   const flaky = await startHttpUpstream(t, (rq, res) => {
@@ -267,6 +289,7 @@ test("retries: retry_on 5xx, num_retries 2, an upstream failing twice then answe
   t.is(r.body.toString(), "ok after 2 failures");
   t.is(calls, 3);
   t.is(tg.stat("cluster.backend.upstream_rq_retry"), 2);
+  t.is(tg.stat("cluster.backend.upstream_rq_retry_success"), 1);
   const [e] = await readAccessLog(log, 1);
   t.is(e!.code, "200");
   t.is(e!.flags, "-");

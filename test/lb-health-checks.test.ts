@@ -197,6 +197,9 @@ for (const overlay of ["digitalocean", "aws-clb"] as const) {
     // Closed because the peer closed: a close by the 5 s listener_filters_timeout would have counted this.
     t.is(preCxTimeouts(tg), 0);
     t.deepEqual(problemCounters(tg), {});
+    // Envoy counts a peer that closes while the listener filters wait for bytes.
+    // (The listener is bound to 127.0.0.1:0 here, which names its stats.)
+    t.is(tg.stat("listener.127.0.0.1_0.downstream_listener_filter_remote_close"), 1);
   });
 
   test(`${overlay}: a v2 header is closed as a disallowed version`, async (t) => {

@@ -29,6 +29,7 @@ interface ListenerStats {
   preCxTimeout: Counter;
   preCxActive: Gauge;
   noFilterChainMatch: Counter;
+  listenerFilterRemoteClose: Counter;
 }
 
 /** Everything built from one ListenerConfig: what a hot reload swaps. Connections keep the graph they started on. */
@@ -48,6 +49,7 @@ export class ListenerGraph {
       preCxTimeout: s.counter("downstream_pre_cx_timeout"),
       preCxActive: s.gauge("downstream_pre_cx_active"),
       noFilterChainMatch: s.counter("no_filter_chain_match"),
+      listenerFilterRemoteClose: s.counter("downstream_listener_filter_remote_close"),
     };
     const fctx: BuildContext = { ...ctx, listenerStatPrefix: config.statPrefix };
     this.listenerFilters = config.listenerFilters.map((f) => f.config.build(fctx));
@@ -197,6 +199,8 @@ export class ActiveListener {
     };
     const onEnd = (): void => {
       if (finished) return;
+      // The peer closed while the listener filters waited for bytes (an LB's TCP health check does this).
+      st.listenerFilterRemoteClose.inc();
       filters[index]?.onEndOfStream?.(conn);
       close();
     };

@@ -25,6 +25,7 @@ export class ClusterStats {
   readonly upstream_rq_cancelled: Counter;
   readonly upstream_rq_completed: Counter;
   readonly upstream_rq_timeout: Counter;
+  readonly upstream_rq_per_try_timeout: Counter;
   readonly upstream_rq_rx_reset: Counter;
   readonly upstream_rq_tx_reset: Counter;
   readonly upstream_rq_retry: Counter;
@@ -75,6 +76,7 @@ export class ClusterStats {
     this.upstream_rq_cancelled = c("upstream_rq_cancelled");
     this.upstream_rq_completed = c("upstream_rq_completed");
     this.upstream_rq_timeout = c("upstream_rq_timeout");
+    this.upstream_rq_per_try_timeout = c("upstream_rq_per_try_timeout");
     this.upstream_rq_rx_reset = c("upstream_rq_rx_reset");
     this.upstream_rq_tx_reset = c("upstream_rq_tx_reset");
     this.upstream_rq_retry = c("upstream_rq_retry");

@@ -19,6 +19,8 @@ export interface UpstreamRequestOptions {
   body: Readable | null;
   /** Whole-request timeout from this call until the response body ends; 0 = none. */
   timeoutMs: number;
+  /** The timeout is the route's per_try_timeout: a timeout counts upstream_rq_per_try_timeout, not _timeout. */
+  perTryTimeout?: boolean;
   /** Abort (e.g. the downstream went away): the request is reset, LOCAL_RESET. */
   signal: AbortSignal;
   /** Circuit-breaker priority (route priority); DEFAULT when absent. */
@@ -234,7 +236,7 @@ export class UpstreamHttpRequest implements Dispatcher.DispatchHandler {
     if (state === State.Done) return;
     const stats = this.pool.cluster.stats;
     if (why === "timeout") {
-      stats.upstream_rq_timeout.inc();
+      (this.opts.perTryTimeout ? stats.upstream_rq_per_try_timeout : stats.upstream_rq_timeout).inc();
       this.pool.host.stats.rq_timeout++;
     }
     if (state === State.Pending || state === State.Created) {

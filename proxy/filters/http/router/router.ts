@@ -175,9 +175,11 @@ export class Router implements HttpFilter {
         const remaining = deadline === Infinity ? 0 : Math.max(1, deadline - performance.now());
         const perTry = policy?.perTryTimeoutMs ?? 0;
         const timeoutMs = perTry > 0 ? (remaining === 0 ? perTry : Math.min(remaining, perTry)) : remaining;
+        // The per-try timeout governs this attempt only when it ends before the route's deadline.
+        const perTryTimeout = perTry > 0 && timeoutMs === perTry;
         let response: UpstreamResponse;
         try {
-          response = await host.request({ method: stream.method, path, headers: stream.headers.entries, body, timeoutMs, signal: abort.signal });
+          response = await host.request({ method: stream.method, path, headers: stream.headers.entries, body, timeoutMs, perTryTimeout, signal: abort.signal });
         } catch (err) {
           if (abort.signal.aborted) {
             stream.responseFlags.push("DC");
@@ -186,6 +188,10 @@ export class Router implements HttpFilter {
           }
           const e = err instanceof UpstreamError ? err : new UpstreamError("PROTOCOL_ERROR", { cause: err });
           lastError = e;
+          // Envoy retries a per-try timeout like a 504 when the policy retries 5xx or gateway errors.
+          if (e.code === "TIMEOUT" && perTryTimeout && policy && (policy.retryOn.has("5xx") || policy.retryOn.has("gateway-error"))) {
+            if (attempt + 1 < maxAttempts) continue;
+          }
           if (e.code === "TIMEOUT") {
             // Envoy's router charges the codes it answers for a failed upstream: upstream_rq_504, _5xx, _completed.
             cluster.stats.chargeResponseCode(504);
@@ -200,6 +206,7 @@ export class Router implements HttpFilter {
           continue;
         }
         if (retried && policy && isRetriableStatus(policy, response.statusCode)) stream.responseFlags.push("URX");
+        else if (retried) cluster.stats.upstream_rq_retry_success.inc();
         this.respond(stream, response, started);
         return;
       }

@@ -3,7 +3,7 @@
 import type { Socket } from "node:net";
 import { formatEndpoint, type DownstreamConnection } from "../../../listener/connection.js";
 import type { AccessLogContext } from "../../../observability/access-log/index.js";
-import type { Counter, Gauge } from "../../../observability/stats.js";
+import type { Counter } from "../../../observability/stats.js";
 import type { ClusterManager } from "../../../upstream/cluster-manager.js";
 import { UpstreamError } from "../../../upstream/errors.js";
 import type { BuildContext, NetworkFilter } from "../../types.js";
@@ -12,11 +12,9 @@ import type { TcpProxyConfig } from "./config.js";
 interface TcpStats {
   cxTotal: Counter;
   noRoute: Counter;
-  cxNoRoute: Counter;
   rxBytes: Counter;
   txBytes: Counter;
   idleTimeout: Counter;
-  upstreamFlushActive: Gauge;
 }
 
 export class TcpProxy implements NetworkFilter {
@@ -32,11 +30,9 @@ export class TcpProxy implements NetworkFilter {
     this.stats = {
       cxTotal: s.counter("downstream_cx_total"),
       noRoute: s.counter("downstream_cx_no_route"),
-      cxNoRoute: s.counter("upstream_cx_no_route"),
       rxBytes: s.counter("downstream_cx_rx_bytes_total"),
       txBytes: s.counter("downstream_cx_tx_bytes_total"),
       idleTimeout: s.counter("idle_timeout"),
-      upstreamFlushActive: s.gauge("upstream_flush_active"),
     };
   }
 
