@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // tollgate -c FILE [--config-yaml S] [--mode serve|validate] [-l LEVEL] [--drain-time-s N]
 // tollgate decode [HEX]       decode a captured PROXY header (docs/decode.md)
+// tollgate explain -c FILE --peer ADDR ...   explain a decision (docs/explain.md)
 import { parseArgs } from "node:util";
 
 const USAGE = `Usage:
   tollgate -c FILE [--config-yaml YAML] [--mode serve|validate] [-l LEVEL] [--drain-time-s N]
   tollgate decode [HEX]                 decode a PROXY protocol header given as hex (or one per line on stdin)
+  tollgate explain -c FILE --peer ADDR  explain what the proxy would do with one request (tollgate explain -h)
 
 Options:
   -c, --config-path FILE   Envoy v3 bootstrap (YAML or JSON)
@@ -22,6 +24,10 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === "decode") {
     const { runDecode } = await import("./tools/decode.js");
     return runDecode(argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+  }
+  if (argv[0] === "explain") {
+    const { runExplain } = await import("./tools/explain.js");
+    return runExplain(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
   }
   let values;
   try {

@@ -20,6 +20,7 @@ import { registerWasmTrapStats } from "./observability/wasm-stats.js";
 import { closeAccessLogs, flushAccessLogs, reopenAccessLogs } from "./observability/access-log/index.js";
 import { ClusterManager } from "./upstream/cluster-manager.js";
 import { ConnectionManager } from "./filters/network/http-connection-manager/connection-manager.js";
+import { explainRequest } from "./tools/explain.js";
 import type { NetworkFilter } from "./filters/types.js";
 
 
@@ -368,6 +369,10 @@ export class TollgateServer {
       accessLogs: this.current?.bootstrap.admin?.accessLogs ?? [],
       activity: this.activity,
       upstreamClusters: () => this.current?.clusters.clusters() ?? [],
+      explain: (input) => {
+        if (!this.current) throw new Error("no configuration is running");
+        return explainRequest(this.current, input);
+      },
     };
   }
 }

@@ -15,6 +15,7 @@ import { handleLogging } from "./logging-handler.js";
 import { parseQuery, type Query } from "./query.js";
 import { json, text, TEXT, type AdminResponse } from "./response.js";
 import { handlePrometheusStats, handleStats } from "./stats-handler.js";
+import { ExplainInputError, explainParamsFromQuery, parseExplainParams } from "../tools/explain-input.js";
 import type { AdminDeps } from "./types.js";
 
 const log = componentLogger("admin");
@@ -158,6 +159,31 @@ const ENDPOINTS: readonly Endpoint[] = [
       }
       if (format !== "text") return text("usage: /listeners?format=(text|json)\n", 400);
       return text(listeners.map((l) => `${l.name}::${formatHostPort(l.address, l.port)}\n`).join(""));
+    },
+  },
+  {
+    path: "/rbac/explain",
+    help: "explain what the running configuration would do with one request: PROXY header, trusted client address, route, RBAC policies, rate-limit buckets (JSON; docs/explain.md)",
+    mutates: false,
+    params: [
+      { id: "peer", help: "The TCP peer (the load balancer): ip or ip:port (required)" },
+      { id: "proxy_src", help: "The PROXY header's source address; omit when the LB sends none" },
+      { id: "proxy_dst", help: "The PROXY header's destination address (default: the listener's)" },
+      { id: "xff", help: "The request's X-Forwarded-For" },
+      { id: "path", help: "The request path (default /)" },
+      { id: "host", help: "The Host header (default localhost)" },
+      { id: "method", help: "The request method (default GET)" },
+      { id: "header", help: "Other headers, name:value, several separated by newlines (%0A)" },
+      { id: "listener", help: "The listener's name (default: the first)" },
+    ],
+    handle: (deps, query) => {
+      if (!deps.explain) return text("explain is not available\n", 503);
+      try {
+        return json(deps.explain(parseExplainParams(explainParamsFromQuery(query))));
+      } catch (err) {
+        if (err instanceof ExplainInputError) return text(`${err.message}\n`, 400);
+        throw err;
+      }
     },
   },
   {

@@ -2,6 +2,7 @@
 import type { AccessLogger } from "../observability/access-log/config.js";
 import type { ActivityRecorder } from "../observability/activity.js";
 import type { StatsStore } from "../observability/stats.js";
+import type { ExplainInput, ExplainReport } from "../tools/explain.js";
 
 /** Envoy's admin.v3.ServerInfo.State, by name. */
 export type ServerState = "LIVE" | "DRAINING" | "PRE_INITIALIZING" | "INITIALIZING";
@@ -77,6 +78,11 @@ export interface AdminDeps {
   activity?: ActivityRecorder;
   /** The running configuration's clusters, for the dashboard's upstream health panel. */
   upstreamClusters?(): Iterable<DashboardCluster>;
+  /**
+   * `/rbac/explain`: the explain tool bound to the running configuration (the one a reload swapped in last).
+   * Throws ExplainInputError for inputs it cannot use. Absent: the endpoint answers 503.
+   */
+  explain?(input: ExplainInput): ExplainReport;
   /** Clock for uptimes (epoch ms). Default Date.now. */
   now?(): number;
 }

@@ -18,6 +18,11 @@ export class BoundedBucketMap {
     return this.buckets.size;
   }
 
+  /** The bucket for `key` if there is one, touching nothing (no LRU move, no creation): the explain tool's peek. */
+  peek(key: string): TokenBucket | undefined {
+    return this.buckets.get(key);
+  }
+
   /** The bucket for `key`, created full when absent; marks it most recently used. */
   get(key: string, nowMs: number): TokenBucket {
     const m = this.buckets;

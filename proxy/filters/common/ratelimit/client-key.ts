@@ -7,7 +7,7 @@
 // connection's remote address after the PROXY header): that is the one value every consumer reads
 // (DESIGN.md, "The client address"). The words are written into a reusable Uint32Array, and the last text
 // seen is remembered, because the requests of one connection repeat the same address string.
-import { parseIp } from "../../../net/ip.js";
+import { formatIp, formatIpv4, parseIp } from "../../../net/ip.js";
 
 export interface PrefixLengths {
   /** 1..32 */
@@ -90,6 +90,24 @@ export class ClientKeyer {
       w[i] = (((bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]) & m[i]) >>> 0;
     }
     return (this.lastOk = true);
+  }
+
+  /**
+   * The key as the client group it stands for (the explain tool): `203.0.113.0/24` for an IPv4 key,
+   * `2001:db8:1:2::/64` for an IPv6 one, with the prefix lengths the keyer masked to.
+   */
+  static keyAddress(w: Uint32Array, prefixes: PrefixLengths): string {
+    if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
+      return `${formatIpv4(w[3])}/${prefixes.ipv4}`;
+    }
+    const bytes = new Uint8Array(16);
+    for (let i = 0; i < 4; i++) {
+      bytes[4 * i] = w[i] >>> 24;
+      bytes[4 * i + 1] = (w[i] >>> 16) & 0xff;
+      bytes[4 * i + 2] = (w[i] >>> 8) & 0xff;
+      bytes[4 * i + 3] = w[i] & 0xff;
+    }
+    return `${formatIp(bytes)}/${prefixes.ipv6}`;
   }
 
   /** The key as text, for maps that key by string (per-connection buckets, the benchmark's baseline). */

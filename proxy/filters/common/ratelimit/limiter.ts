@@ -13,7 +13,7 @@
 import { BucketTable, LIMITED, TRAPPED } from "../../../../wasm/buckets.js";
 import { ClientKeyer, type PrefixLengths } from "./client-key.js";
 import type { Clock } from "./clock.js";
-import { descriptorKey, matchesWildcard, type LocalDescriptorConfig, type RequestDescriptor } from "./descriptors.js";
+import { descriptorKey, descriptorText, matchesWildcard, type DescriptorKind, type LocalDescriptorConfig, type RequestDescriptor } from "./descriptors.js";
 import { BoundedBucketMap } from "./bounded-buckets.js";
 import { fillRatePerSecond, resetSeconds, TokenBucket, type TokenBucketSpec } from "./token-bucket.js";
 
@@ -38,6 +38,45 @@ export interface LimitDecision {
   limit: number;
   remaining: number;
   resetSeconds: number;
+}
+
+/** One bucket a request would draw from, as peek() sees it (nothing taken). */
+export interface BucketPeek {
+  /** "default": token_bucket; otherwise the kind of the configured descriptor the bucket belongs to. */
+  readonly kind: "default" | DescriptorKind;
+  /** Index of that descriptor in the configuration (`descriptors[i]`); null for the default bucket. */
+  readonly descriptorIndex: number | null;
+  /** The request descriptor that found the bucket (`key=value, ...`); null for the default bucket. */
+  readonly requestDescriptor: string | null;
+  /**
+   * Which bucket of the descriptor: per-client tables key by the client group (`2001:db8:1:2::/64`,
+   * `203.0.113.7/32`), other wildcards by the request descriptor; null for the default and static buckets.
+   */
+  readonly key: string | null;
+  readonly spec: TokenBucketSpec;
+  /** Whole tokens in the bucket now, before this request (a bucket not created yet is full). */
+  readonly tokens: number;
+  /** False for the bucket that limits the request (it has no whole token left). */
+  readonly takes: boolean;
+}
+
+/** What requestAllowed() would decide now, and from which buckets, without taking a token. */
+export interface LimitPeek {
+  readonly allowed: boolean;
+  /**
+   * The buckets in the order requestAllowed() takes them (matched descriptors slowest fill rate first, then the
+   * default bucket when it is consumed); the list ends at the bucket that limits the request.
+   */
+  readonly buckets: readonly BucketPeek[];
+  /** Request descriptors that matched no configured descriptor (`key=value, ...`). */
+  readonly unmatched: readonly string[];
+}
+
+interface PeekMatch {
+  readonly rate: number;
+  readonly peek: Omit<BucketPeek, "takes">;
+  /** Identity of the bucket, so that two descriptors finding the same bucket count two takes. */
+  readonly id: unknown;
 }
 
 interface TrapCounter {
@@ -120,6 +159,72 @@ export class LocalRateLimiter {
       }
       const bucket = w.lru!.get(descriptorKey(d), now);
       return { rate: w.rate, spec: w.config.tokenBucket, bucket, table: null, keyer: null };
+    }
+    return null;
+  }
+
+  /**
+   * The explain tool: which bucket each request descriptor would draw from and what requestAllowed() would decide
+   * now, with no side effect (no token taken, no LRU reordering, no bucket created, the shared keyer untouched).
+   * It follows findBucket() and requestAllowed() step for step; test/explain-ratelimit.test.ts checks the two agree.
+   */
+  peek(descriptors: readonly RequestDescriptor[]): LimitPeek {
+    const now = this.clock.nowMs();
+    const keyer = new ClientKeyer(this.config.prefixes);
+    const matched: PeekMatch[] = [];
+    const unmatched: string[] = [];
+    for (const d of descriptors) {
+      const m = this.peekBucket(d, now, keyer);
+      if (m === null) unmatched.push(descriptorText(d));
+      else matched.push(m);
+    }
+    // Array.prototype.sort is stable, as in requestAllowed().
+    if (matched.length > 1) matched.sort((a, b) => a.rate - b.rate);
+    const buckets: BucketPeek[] = [];
+    const taken = new Map<unknown, number>();
+    for (const m of matched) {
+      const before = taken.get(m.id) ?? 0;
+      const takes = m.peek.tokens - before >= 1;
+      buckets.push({ ...m.peek, tokens: m.peek.tokens - before, takes });
+      if (!takes) return { allowed: false, buckets, unmatched };
+      taken.set(m.id, before + 1);
+    }
+    const def = this.defaultBucket;
+    if (def !== null && (matched.length === 0 || this.config.alwaysConsumeDefault)) {
+      const tokens = def.spec.maxTokens === 0 ? 0 : def.remaining(now);
+      const takes = tokens >= 1;
+      buckets.push({ kind: "default", descriptorIndex: null, requestDescriptor: null, key: null, spec: def.spec, tokens, takes });
+      if (!takes) return { allowed: false, buckets, unmatched };
+    }
+    return { allowed: true, buckets, unmatched };
+  }
+
+  /** findBucket() without its side effects (the LRU's get() creates and reorders; peek() only looks). */
+  private peekBucket(d: RequestDescriptor, now: number, keyer: ClientKeyer): PeekMatch | null {
+    const text = descriptorText(d);
+    if (this.statics.size > 0) {
+      const s = this.statics.get(descriptorKey(d));
+      if (s !== undefined) {
+        const index = this.config.descriptors.findIndex((c) => c.kind === "static" && c.text === descriptorKey(d));
+        const peek = { kind: "static" as const, descriptorIndex: index, requestDescriptor: text, key: null, spec: s.bucket.spec, tokens: s.bucket.remaining(now) };
+        return { rate: s.rate, peek, id: s.bucket };
+      }
+    }
+    for (let i = 0; i < this.wildcards.length; i++) {
+      const w = this.wildcards[i];
+      if (!matchesWildcard(d, w.config)) continue;
+      const index = this.config.descriptors.indexOf(w.config);
+      const spec = w.config.tokenBucket;
+      if (w.table !== null) {
+        if (!keyer.keyOf(d[w.config.clientEntry].value)) return null;
+        const k = keyer.words;
+        const key = ClientKeyer.keyAddress(k, this.config.prefixes);
+        const tokens = w.table.peek(k[0], k[1], k[2], k[3], now);
+        return { rate: w.rate, peek: { kind: w.config.kind, descriptorIndex: index, requestDescriptor: text, key, spec, tokens }, id: `${i}/${key}` };
+      }
+      const bucket = w.lru!.peek(descriptorKey(d));
+      const tokens = bucket === undefined ? spec.maxTokens : bucket.remaining(now);
+      return { rate: w.rate, peek: { kind: w.config.kind, descriptorIndex: index, requestDescriptor: text, key: text, spec, tokens }, id: `${i}/${descriptorKey(d)}` };
     }
     return null;
   }

@@ -144,7 +144,8 @@ export class LocalRateLimitFilter implements HttpFilter {
     return this.main;
   }
 
-  private runtimeFor(route: Route | null): ConfigRuntime | null {
+  /** The config and buckets decodeHeaders uses on `route` (null: disabled there). Public for the explain tool. */
+  runtimeFor(route: Route | null): ConfigRuntime | null {
     if (route === null) return this.main;
     if (route.filterDisabled(this.name)) return null;
     const local = route.perFilterConfig(this.name);
@@ -152,7 +153,8 @@ export class LocalRateLimitFilter implements HttpFilter {
     return this.routeRuntimes.get(local) ?? this.main;
   }
 
-  private descriptors(cfg: HttpLocalRateLimitConfig, stream: HttpStream): readonly RequestDescriptor[] {
+  /** The request's descriptors under `cfg`. Public for the explain tool (computing them has no side effect). */
+  descriptors(cfg: HttpLocalRateLimitConfig, stream: HttpStream): readonly RequestDescriptor[] {
     if (!cfg.hasDescriptors) return NO_DESCRIPTORS;
     const out: RequestDescriptor[] = [];
     const view = new StreamView(stream);

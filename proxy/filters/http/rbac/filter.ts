@@ -25,8 +25,8 @@ export class HttpRbacFilter implements HttpFilter {
     private readonly name: string,
   ) {}
 
-  /** The settings for this stream; null when the route turns the filter off. */
-  private settingsFor(stream: HttpStream): HttpRbacSettings | null {
+  /** The settings for this stream; null when the route turns the filter off. Public for the explain tool. */
+  settingsFor(stream: Pick<HttpStream, "route">): HttpRbacSettings | null {
     const route = stream.route;
     if (route === null) return this.config.settings;
     if (route.filterDisabled(this.name)) return null;

@@ -202,7 +202,8 @@ export class ConnectionManager implements NetworkFilter {
   readonly stats: HcmStats;
   draining = false;
   private readonly server: Server;
-  private readonly filters: readonly HttpFilter[];
+  /** The built HTTP filters; filters[i] is config.httpFilters[i] (the explain tool reads them, never runs them). */
+  readonly filters: readonly HttpFilter[];
   private readonly vhostResponseHeaders = new Map<string, HeaderMutation | null>();
   private readonly sockets = new Set<Socket>();
   private readonly activity: ActivityRecorder | null;

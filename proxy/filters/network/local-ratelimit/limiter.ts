@@ -16,6 +16,16 @@ interface TrapCounter {
   inc(): void;
 }
 
+/** What allow() would decide for a connection now, without taking a token (the explain tool). */
+export interface ConnectionPeek {
+  readonly allowed: boolean;
+  /** The client's bucket: its client group (`203.0.113.7/32`, `2001:db8:1:2::/64`) and whole tokens; null when none applies. */
+  readonly client: { readonly key: string; readonly tokens: number } | null;
+  /** Whole tokens in the listener-wide bucket; null without token_bucket, or when the client bucket limits first. */
+  readonly global: number | null;
+  readonly limitedBy: "client" | "global" | null;
+}
+
 export class ConnectionLimiter {
   private readonly global: TokenBucket | null;
   readonly clients: BucketTable | null;
@@ -29,6 +39,25 @@ export class ConnectionLimiter {
     const c = config.clientTokenBucket;
     this.clients = c === null ? null : new BucketTable(c, config.maxClients);
     this.keyer = c === null ? null : new ClientKeyer(config.prefixes);
+  }
+
+  /** allow() step for step, taking nothing (a keyer of its own, so the shared one's words are untouched). */
+  peek(remoteIp: string): ConnectionPeek {
+    const now = this.clock.nowMs();
+    const table = this.clients;
+    let client: ConnectionPeek["client"] = null;
+    if (table !== null) {
+      const keyer = new ClientKeyer(this.keyer!.prefixes);
+      if (keyer.keyOf(remoteIp)) {
+        const w = keyer.words;
+        client = { key: ClientKeyer.keyAddress(w, keyer.prefixes), tokens: table.peek(w[0], w[1], w[2], w[3], now) };
+        if (client.tokens < 1) return { allowed: false, client, global: null, limitedBy: "client" };
+      }
+    }
+    const g = this.global;
+    if (g === null) return { allowed: true, client, global: null, limitedBy: null };
+    const tokens = g.spec.maxTokens === 0 ? 0 : g.remaining(now);
+    return { allowed: tokens >= 1, client, global: tokens, limitedBy: tokens >= 1 ? null : "global" };
   }
 
   /** True when the connection may proceed. `remoteIp` is the connection's remote address (post-PROXY). */
