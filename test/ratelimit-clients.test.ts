@@ -147,3 +147,13 @@ test("per-connection limiters keep per-client descriptors in a small LRU (max_dy
   // 192.0.2.1 was the least recently used of three: dropped, and back with a full bucket (Envoy's LRU).
   t.true(l.requestAllowed(from("192.0.2.1")).allowed);
 });
+
+test("a request carrying two per-client descriptors takes from each client's own bucket", (t) => {
+  // E.g. the remote_address action beside a request_headers action whose descriptor_key is remote_address.
+  const clock = new FakeClock(10);
+  const l = limiter(clock, { descriptors: [{ ...perClient, tokenBucket: { maxTokens: 1, tokensPerFill: 1, fillIntervalMs: 60_000 } }] });
+  const both: RequestDescriptor[] = [[{ key: "remote_address", value: "198.51.100.7" }], [{ key: "remote_address", value: "203.0.113.9" }]];
+  t.true(l.requestAllowed(both).allowed, "one token from each of the two clients");
+  t.false(l.requestAllowed(from("198.51.100.7")).allowed, "the first client's bucket was drawn");
+  t.false(l.requestAllowed(from("203.0.113.9")).allowed, "the second client's bucket was drawn");
+});

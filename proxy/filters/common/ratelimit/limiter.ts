@@ -89,7 +89,15 @@ interface Match {
   readonly spec: TokenBucketSpec;
   readonly bucket: TokenBucket | null;
   readonly table: BucketTable | null;
-  readonly keyer: ClientKeyer | null;
+  /**
+   * The client key for `table`, copied out of the slot's shared keyer: a request may match several per-client
+   * descriptors (e.g. a request_headers action keyed remote_address beside the remote_address action), and each
+   * must take from its own client's bucket, not from the last one keyed.
+   */
+  readonly k0: number;
+  readonly k1: number;
+  readonly k2: number;
+  readonly k3: number;
 }
 
 interface WildcardSlot {
@@ -147,7 +155,7 @@ export class LocalRateLimiter {
   private findBucket(d: RequestDescriptor, now: number): Match | null {
     if (this.statics.size > 0) {
       const s = this.statics.get(descriptorKey(d));
-      if (s !== undefined) return { rate: s.rate, spec: s.bucket.spec, bucket: s.bucket, table: null, keyer: null };
+      if (s !== undefined) return { rate: s.rate, spec: s.bucket.spec, bucket: s.bucket, table: null, k0: 0, k1: 0, k2: 0, k3: 0 };
     }
     for (const w of this.wildcards) {
       if (!matchesWildcard(d, w.config)) continue;
@@ -155,10 +163,11 @@ export class LocalRateLimiter {
         const keyer = w.keyer!;
         // A remote_address value that is not an IP address (cannot happen for a TCP client) matches nothing.
         if (!keyer.keyOf(d[w.config.clientEntry].value)) return null;
-        return { rate: w.rate, spec: w.config.tokenBucket, bucket: null, table: w.table, keyer };
+        const k = keyer.words;
+        return { rate: w.rate, spec: w.config.tokenBucket, bucket: null, table: w.table, k0: k[0], k1: k[1], k2: k[2], k3: k[3] };
       }
       const bucket = w.lru!.get(descriptorKey(d), now);
-      return { rate: w.rate, spec: w.config.tokenBucket, bucket, table: null, keyer: null };
+      return { rate: w.rate, spec: w.config.tokenBucket, bucket, table: null, k0: 0, k1: 0, k2: 0, k3: 0 };
     }
     return null;
   }
@@ -274,8 +283,7 @@ export class LocalRateLimiter {
 
   private takeFrom(m: Match, now: number): number {
     if (m.bucket !== null) return m.bucket.take(now);
-    const w = m.keyer!.words;
-    const r = m.table!.take(w[0], w[1], w[2], w[3], now);
+    const r = m.table!.take(m.k0, m.k1, m.k2, m.k3, now);
     if (r === TRAPPED) {
       // Fail open: the table was replaced by an empty one; this request is allowed and the trap counted.
       this.traps?.inc();
