@@ -2,6 +2,7 @@
 // and the access log (%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%) see them.
 import test from "ava";
 import {
+  REFUSED_PORT,
   bootstrapYaml,
   echoOf,
   exchange,
@@ -119,7 +120,7 @@ test("no healthy upstream: 503 `no healthy upstream` UH (EDS-unhealthy host, pan
 });
 
 test("no healthy upstream: the only host fails its active health check", async (t) => {
-  const dead = await freePort();
+  const dead = REFUSED_PORT;
   const echo = await startEcho(t);
   const log = `${tempDir(t)}/a.log`;
   const tg = await startProxy(t, {
@@ -140,7 +141,7 @@ test("no healthy upstream: the only host fails its active health check", async (
 });
 
 test("connect failure: 503 with Envoy's reset text, UF", async (t) => {
-  const dead = await freePort();
+  const dead = REFUSED_PORT;
   const log = `${tempDir(t)}/a.log`;
   const tg = await startProxy(t, { backendPort: dead, hcm: { accessLogPath: log } });
   const r = await exchange(t, tg.port(), req());
@@ -318,7 +319,7 @@ test("retries exhausted: the last upstream 5xx is passed through with URX", asyn
 });
 
 test("retries on connect failure: retried and the latest reset reason is reported", async (t) => {
-  const dead = await freePort();
+  const dead = REFUSED_PORT;
   const log = `${tempDir(t)}/a.log`;
   const tg = await startProxy(t, {
     backendPort: dead,

@@ -284,6 +284,13 @@ export async function startTcpUpstream(t: T, onSocket: (s: Socket) => void, host
 }
 
 /** A port nothing listens on: bind port 0, note it, close. */
+/**
+ * A port on 127.0.0.1 where a connect is refused, for "the upstream is down" tests. Not a port that was free a
+ * moment ago: ava runs test files in parallel, and another file's server may be given that port in between, turning
+ * a connect failure into a connection to the wrong server. Port 1 (tcpmux) needs root to bind and no test binds it.
+ */
+export const REFUSED_PORT = 1;
+
 export async function freePort(host = "127.0.0.1"): Promise<number> {
   const s = createNetServer();
   await new Promise<void>((resolve) => s.listen(0, host, resolve));
