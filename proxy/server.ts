@@ -212,6 +212,7 @@ export class TollgateServer {
     try {
       const bootstrap = await loadAndParse(this.opts.source);
       next = compile(bootstrap, this.stats, this.activity);
+      this.checkKeptListeners(next);
       await next.clusters.initialize();
     } catch (err) {
       this.reloadFailure.inc();
@@ -263,6 +264,19 @@ export class TollgateServer {
     logger.info({ listeners: [...next.graphs.keys()], clusters: next.clusters.clusters().length }, "configuration reloaded");
     void this.retire(old, retired);
     return true;
+  }
+
+  /** A listener kept across a reload keeps its socket, and with it the buffer limit it was created with. */
+  private checkKeptListeners(next: Compiled): void {
+    next.bootstrap.listeners.forEach((l, i) => {
+      const prev = this.listeners.get(l.name)?.graph.config;
+      if (prev && sameAddress(prev, l) && prev.perConnectionBufferLimitBytes !== l.perConnectionBufferLimitBytes) {
+        throw new ConfigError(
+          `static_resources.listeners[${i}].per_connection_buffer_limit_bytes`,
+          `changing the buffer limit of listener '${l.name}' needs a restart (its socket is kept across reloads)`,
+        );
+      }
+    });
   }
 
   /** Connections on an old graph finish on it: keep-alive ends after their current request; then its clusters close. */

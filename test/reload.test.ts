@@ -127,3 +127,21 @@ test("50 reloads under a keep-alive load loop: zero failed requests; then a bad 
   t.is(server.stats.counter("tollgate.reload.success").value(), 50);
   t.is(server.stats.counter("tollgate.reload.failure").value(), 1);
 });
+
+test("a reload that changes a kept listener's per_connection_buffer_limit_bytes is refused with its path", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-reload-"));
+  const file = join(dir, "tollgate.yaml");
+  const withLimit = (n: number): string => {
+    const doc = parse(bootstrap("same"));
+    doc.static_resources.listeners[0].per_connection_buffer_limit_bytes = n;
+    return stringify(doc);
+  };
+  writeFileSync(file, withLimit(65536));
+  const server = new TollgateServer({ source: { path: file }, drainTimeS: 1, argv: [], watchConfig: false });
+  await server.start();
+  t.teardown(() => server.stop());
+  writeFileSync(file, withLimit(32768));
+  t.false(await server.reload());
+  t.is(server.stats.counter("tollgate.reload.failure").value(), 1);
+  t.is(await get(server.boundAddresses.get("web")!.port), "same");
+});

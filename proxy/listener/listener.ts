@@ -84,7 +84,13 @@ export class ActiveListener {
     // half-close to the upstream and keeps delivering the upstream's bytes; the HTTP codec decides on its own what a
     // FIN means (it answers the request in flight, then closes). Without it Node shut the socket's write side the
     // moment the FIN arrived, so a half-closing client never got its answer.
-    const server = createServer({ pauseOnConnect: false, noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(socket));
+    // per_connection_buffer_limit_bytes is Envoy's per-connection buffer watermark: Node's equivalent is the socket's
+    // read and write highWaterMark, at which streams apply backpressure. It belongs to the listening socket, so a
+    // reload that changes it for a kept listener is refused (server.ts).
+    const server = createServer(
+      { pauseOnConnect: false, noDelay: true, allowHalfOpen: true, highWaterMark: this.graph.config.perConnectionBufferLimitBytes },
+      (socket) => this.onConnection(socket),
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
