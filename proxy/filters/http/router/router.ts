@@ -16,6 +16,12 @@ import { applyHeaderMutation } from "../../network/http-connection-manager/heade
 import type { RouterConfig } from "./config.js";
 import { tunnelUpgrade } from "./upgrade.js";
 
+/**
+ * The abort reason, made once: abort() without a reason builds a DOMException with a stack trace on every request
+ * (measured at ~14% of the main thread's CPU under load, bench/e2e.mjs profile).
+ */
+const DOWNSTREAM_CLOSED = Object.freeze(new Error("downstream closed"));
+
 const RESET_PREFIX = "upstream connect error or disconnect/reset before headers. ";
 
 /** Response headers that belong to one hop and are never copied from the upstream to the client. */
@@ -127,7 +133,7 @@ export class Router implements HttpFilter {
     // 400 for a malformed request body): the upstream request then waited on a body that never ends until the route
     // timeout, holding its connection. After a normal completion the upstream request is already done and the
     // signal is ignored.
-    stream.res.once("close", () => abort.abort());
+    stream.res.once("close", () => abort.abort(DOWNSTREAM_CLOSED));
     const started = performance.now();
     const deadline = action.timeoutMs > 0 ? started + action.timeoutMs : Infinity;
     let body: ByteCounter | null = null;
