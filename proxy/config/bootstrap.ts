@@ -66,7 +66,8 @@ function parseBootstrapIn(document: Json, resources: ConfigResources): Bootstrap
   }
   const nodeR = r.obj("node");
   const node = Object.freeze({ id: nodeR?.str("id") ?? "", cluster: nodeR?.str("cluster") ?? "" });
-  // locality and metadata are labels Envoy reports to xDS servers; Tollgate has none, but shows them in /server_info.
+  // locality, metadata and user_agent_name are labels Envoy reports to xDS servers; Tollgate has no xDS, so they change
+  // nothing (only id and cluster are shown, in /server_info).
   nodeR?.accept("locality", "metadata", "user_agent_name");
   nodeR?.done();
 

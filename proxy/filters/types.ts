@@ -82,4 +82,9 @@ export interface HttpFilterBuildContext extends BuildContext {
 export interface HttpFilterConfig {
   readonly terminal: boolean;
   build(ctx: HttpFilterBuildContext): HttpFilter;
+  /**
+   * Whether a resolved typed_per_filter_config value is one this filter reads on a route. Absent: the filter has no
+   * per-route configuration. The connection manager refuses entries no filter would read (DESIGN.md principle 2).
+   */
+  acceptsPerRouteConfig?(config: unknown): boolean;
 }

@@ -17,7 +17,7 @@ import type { ConnectionManager } from "../filters/network/http-connection-manag
 import { HeaderList } from "../filters/network/http-connection-manager/header-list.js";
 import { mutateRequestHeaders, type RequestHeadersResult } from "../filters/network/http-connection-manager/request-headers.js";
 import type { Route, RouteMatch, RouteTable } from "../filters/network/http-connection-manager/route-config.js";
-import { findVirtualHost, selectRoute } from "../filters/network/http-connection-manager/route-match.js";
+import { findVirtualHost, normalizeHost, selectRoute } from "../filters/network/http-connection-manager/route-match.js";
 import type { HttpStream, LocalReplyOptions } from "../filters/network/http-connection-manager/stream.js";
 import type { ClusterManager } from "../upstream/cluster-manager.js";
 import type { ExplainInput } from "./explain-input.js";
@@ -282,6 +282,7 @@ export function explainHttp(
     reject = mutation.reject;
   }
   if (reject === null && !headers.has("host")) reject = MISSING_HOST;
+  if (reject === null) normalizeHost(headers, rh, conn.local.port, method);
   const authority = headers.get("host") ?? "";
   const selection = reject === null ? selectRoute(cfg.routeTable, authority, path, headers.entries, { method, scheme: mutation?.scheme }) : null;
   const route = selection?.route ?? null;

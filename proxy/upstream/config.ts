@@ -446,7 +446,7 @@ function parseHttpHealthCheck(h: ConfigReader): HttpHealthCheckConfig {
   if (h.has("service_name_matcher")) throw new ConfigError(h.at("service_name_matcher"), "not yet supported");
   const expected = parseStatusRanges(h, "expected_statuses");
   const retriable = parseStatusRanges(h, "retriable_statuses");
-  const requestHeadersToAdd = h.objList("request_headers_to_add").map(parseHeaderToAdd);
+  const requestHeadersToAdd = h.objList("request_headers_to_add").map(parseHeaderToAdd).filter((x): x is HeaderToAdd => x !== null);
   const requestHeadersToRemove = h.strList("request_headers_to_remove").map((n) => n.toLowerCase());
   h.done();
   return Object.freeze({
@@ -461,7 +461,8 @@ function parseHttpHealthCheck(h: ConfigReader): HttpHealthCheckConfig {
   });
 }
 
-function parseHeaderToAdd(o: ConfigReader): HeaderToAdd {
+/** null: an empty value without keep_empty_value, which Envoy's header parser never adds (nor lets overwrite). */
+function parseHeaderToAdd(o: ConfigReader): HeaderToAdd | null {
   const header = o.obj("header", { required: true });
   let name = header.str("key", { required: true }).toLowerCase();
   if (header.has("raw_value")) throw new ConfigError(header.at("raw_value"), "raw_value is not supported (use value)");
@@ -482,8 +483,9 @@ function parseHeaderToAdd(o: ConfigReader): HeaderToAdd {
     if (o.has("append_action")) throw new ConfigError(o.at("append"), "append and append_action cannot both be set");
     action = append ? "APPEND_IF_EXISTS_OR_ADD" : "OVERWRITE_IF_EXISTS_OR_ADD";
   }
-  o.bool("keep_empty_value", false);
+  const keepEmpty = o.bool("keep_empty_value", false);
   o.done();
+  if (value === "" && !keepEmpty) return null;
   return Object.freeze({ name, value, action });
 }
 

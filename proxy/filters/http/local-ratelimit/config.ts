@@ -157,6 +157,7 @@ function parseLocalRateLimit(r: ConfigReader, opts: ParseOptions): HttpLocalRate
     rateLimits,
     hasDescriptors: descriptors.length > 0,
     perRoute: opts.perRoute,
+    acceptsPerRouteConfig: isLocalRateLimitConfig,
     build(ctx: HttpFilterBuildContext): HttpFilter {
       return new LocalRateLimitFilter(config, ctx);
     },

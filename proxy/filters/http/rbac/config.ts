@@ -86,6 +86,7 @@ function parseHttpRbac(r: ConfigReader): HttpRbacConfig {
   const config: HttpRbacConfig = {
     terminal: false,
     settings,
+    acceptsPerRouteConfig: isRbacPerRoute,
     build(ctx: HttpFilterBuildContext): HttpFilter {
       const stats = new HttpRbacStats(ctx.stats, ctx.hcmStatPrefix, settings);
       return new HttpRbacFilter(config, stats, ctx.filterName ?? HTTP_RBAC_FILTER_NAME);

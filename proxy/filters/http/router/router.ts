@@ -10,8 +10,8 @@ import { UpstreamError } from "../../../upstream/errors.js";
 import type { UpstreamResponse } from "../../../upstream/http-request.js";
 import type { HttpFilter, HttpFilterBuildContext, HttpFilterStatus } from "../../types.js";
 import type { HttpStream } from "../../network/http-connection-manager/stream.js";
-import type { ForwardAction, RetryPolicy } from "../../network/http-connection-manager/route-config.js";
-import { rewritePath } from "../../network/http-connection-manager/route-match.js";
+import type { ForwardAction, RetryPolicy, Route, RouteTable, VirtualHost } from "../../network/http-connection-manager/route-config.js";
+import { applyRequestHeaderMutations, rewritePath } from "../../network/http-connection-manager/route-match.js";
 import { applyHeaderMutation } from "../../network/http-connection-manager/header-mutations.js";
 import type { RouterConfig } from "./config.js";
 import { tunnelUpgrade } from "./upgrade.js";
@@ -70,12 +70,17 @@ function isRetriableError(policy: RetryPolicy, err: UpstreamError): boolean {
 export class Router implements HttpFilter {
   private readonly clusters: ClusterManager;
   private readonly stats: RouterStats;
+  /** The route table and each route's virtual host: request header mutations apply at all three levels. */
+  private readonly table: RouteTable | null;
+  private readonly vhostOf = new Map<Route, VirtualHost>();
 
   constructor(
     private readonly config: RouterConfig,
     ctx: HttpFilterBuildContext,
   ) {
     this.clusters = ctx.clusters;
+    this.table = ctx.routeTable ?? null;
+    for (const vh of this.table?.virtualHosts ?? []) for (const r of vh.routes) this.vhostOf.set(r, vh);
     const s = ctx.stats.scope(ctx.hcmStatPrefix);
     this.stats = {
       rqTotal: s.counter("rq_total"),
@@ -116,7 +121,10 @@ export class Router implements HttpFilter {
       upstreamPath = newPath;
     }
     if (action.hostRewriteLiteral !== null) stream.headers.set("host", action.hostRewriteLiteral);
-    applyHeaderMutation(stream.headers.entries, route.requestHeaders);
+    // request_headers_to_add/_remove of the route, its virtual host and the route configuration (finalizeRequestHeaders).
+    const vhost = this.vhostOf.get(route);
+    if (this.table !== null && vhost !== undefined) applyRequestHeaderMutations(this.table, { vhost, route }, stream.headers.entries);
+    else applyHeaderMutation(stream.headers.entries, route.requestHeaders);
     void this.forward(stream, action, cluster, upstreamPath);
     return "stop";
   }

@@ -21,7 +21,12 @@ export interface TlvRule {
 export interface ProxyProtocolConfig extends ListenerFilterConfig {
   readonly rules: readonly TlvRule[];
   readonly allowRequestsWithoutProxyProtocol: boolean;
-  /** null: pass none through; "all": INCLUDE_ALL; otherwise the listed types. */
+  /**
+   * null: pass none through; "all": INCLUDE_ALL; otherwise the listed types. Kept on the connection
+   * (conn.passThroughTlvs). In Envoy only an upstream PROXY protocol transport socket sends them on; Tollgate refuses
+   * that transport socket (upstream/config.ts), so in any configuration it loads this field changes nothing a client
+   * or upstream can see, exactly as in Envoy with the same configuration.
+   */
   readonly passThroughTlvs: null | "all" | ReadonlySet<number>;
   readonly allowV1: boolean;
   readonly allowV2: boolean;

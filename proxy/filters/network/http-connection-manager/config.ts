@@ -5,7 +5,7 @@ import { registerExtension, resolveExtension, resolveTypedConfig, type ResolvedE
 import { parseAccessLogs, type AccessLogger } from "../../../observability/access-log/index.js";
 import type { BuildContext, HttpFilterConfig, NetworkFilter, NetworkFilterConfig } from "../../types.js";
 import { readRequestHeadersConfig, type RequestHeadersConfig } from "./headers-config.js";
-import { parseRouteConfiguration, type RouteTable } from "./route-config.js";
+import { parseRouteConfiguration, type PerFilterEntry, type RouteTable } from "./route-config.js";
 import { ConnectionManager } from "./connection-manager.js";
 
 export type ServerHeaderTransformation = "OVERWRITE" | "APPEND_IF_ABSENT" | "PASS_THROUGH";
@@ -65,6 +65,7 @@ function parseHcm(r: ConfigReader): HttpConnectionManagerConfig {
       throw new ConfigError(`${r.at("http_filters")}[${i}]`, `the last HTTP filter must be the router (envoy.filters.http.router), got '${f.name}'`);
     }
   });
+  checkPerFilterConfigs(routeTable, httpFilters, r.at("route_config"));
   const accessLogs = parseAccessLogs(r.objList("access_log"));
   const serverName = r.str("server_name") ?? "envoy";
   const serverHeaderTransformation = r.enum("server_header_transformation", ["OVERWRITE", "APPEND_IF_ABSENT", "PASS_THROUGH"] as const, "OVERWRITE");
@@ -124,6 +125,45 @@ function parseHcm(r: ConfigReader): HttpConnectionManagerConfig {
     },
   };
   return Object.freeze(config);
+}
+
+/**
+ * typed_per_filter_config is keyed by an HTTP filter's configured name. An entry that names no filter of this
+ * connection manager, or that the named filter does not read (another filter's type, or a filter without per-route
+ * configuration), would be silently ignored: an RBACPerRoute under the wrong key leaves that route on the filter's
+ * own rules. Envoy ignores such entries (and also tries a filter's type name, e.g. envoy.filters.http.rbac, when its
+ * configured name has none); Tollgate refuses them, naming the entry. The route table is inline (no RDS), so every
+ * filter that could read an entry is known here.
+ */
+function checkPerFilterConfigs(table: RouteTable, filters: readonly ResolvedExtension<HttpFilterConfig>[], routeConfigPath: string): void {
+  const byName = new Map(filters.map((f) => [f.name, f]));
+  const check = (entries: ReadonlyMap<string, PerFilterEntry>, path: string): void => {
+    for (const [key, entry] of entries) {
+      const at = `${path}.typed_per_filter_config.${key}`;
+      const f = byName.get(key);
+      if (f === undefined) {
+        const names = [...byName.keys()].map((n) => `'${n}'`).join(", ");
+        throw new ConfigError(
+          at,
+          `no HTTP filter of this connection manager is named '${key}' (http_filters: ${names}); entries are keyed by the filter's configured name, and one that no filter reads would be silently ignored`,
+        );
+      }
+      if (entry.config !== null && f.config.acceptsPerRouteConfig?.(entry.config) !== true) {
+        throw new ConfigError(
+          at,
+          f.config.acceptsPerRouteConfig === undefined
+            ? `filter '${key}' (${f.typeUrl}) has no per-route configuration; this entry would be silently ignored`
+            : `filter '${key}' (${f.typeUrl}) does not read a per-route configuration of this type; this entry would be silently ignored`,
+        );
+      }
+    }
+  };
+  check(table.perFilterConfigs, routeConfigPath);
+  table.virtualHosts.forEach((vh, i) => {
+    const vhPath = `${routeConfigPath}.virtual_hosts[${i}]`;
+    check(vh.perFilterConfigs, vhPath);
+    vh.routes.forEach((route, j) => check(route.perFilterConfigs, `${vhPath}.routes[${j}]`));
+  });
 }
 
 /** typed_per_filter_config values are resolved by their own @type, in the per-route category. */

@@ -17,7 +17,7 @@ import { HeaderList } from "./header-list.js";
 import { applyHeaderMutation, type HeaderMutation } from "./header-mutations.js";
 import { mutateRequestHeaders, type RequestHeadersResult } from "./request-headers.js";
 import type { Route } from "./route-config.js";
-import { selectRoute } from "./route-match.js";
+import { normalizeHost, selectRoute } from "./route-match.js";
 import type { HttpStream, LocalReplyOptions } from "./stream.js";
 
 const kConn = Symbol("tollgate.connection");
@@ -204,9 +204,12 @@ export class ConnectionManager implements NetworkFilter {
   private readonly server: Server;
   /** The built HTTP filters; filters[i] is config.httpFilters[i] (the explain tool reads them, never runs them). */
   readonly filters: readonly HttpFilter[];
-  private readonly vhostResponseHeaders = new Map<string, HeaderMutation | null>();
+  /** Each route's virtual-host response mutation, by route object (virtual host names need not be unique). */
+  private readonly vhostResponseHeaders = new Map<Route, HeaderMutation | null>();
   private readonly sockets = new Set<Socket>();
   private readonly activity: ActivityRecorder | null;
+  /** Whether any stream can have an idle timer: stream_idle_timeout, or a route's idle_timeout that overrides it. */
+  private readonly streamIdleTimers: boolean;
 
   constructor(
     readonly config: HttpConnectionManagerConfig,
@@ -236,9 +239,12 @@ export class ConnectionManager implements NetworkFilter {
       listenerRqClass: [1, 2, 3, 4, 5].map((c) => ls.counter(`downstream_rq_${c}xx`)),
       listenerRqCompleted: ls.counter("downstream_rq_completed"),
     };
-    for (const vh of config.routeTable.virtualHosts) this.vhostResponseHeaders.set(vh.name, vh.responseHeaders);
+    for (const vh of config.routeTable.virtualHosts) for (const r of vh.routes) this.vhostResponseHeaders.set(r, vh.responseHeaders);
     this.filters = config.httpFilters.map((f) => f.config.build({ ...ctx, hcmStatPrefix: prefix, filterName: f.name, routeTable: config.routeTable }));
     this.activity = ctx.activity ?? null;
+    this.streamIdleTimers =
+      config.streamIdleTimeoutMs > 0 ||
+      config.routeTable.virtualHosts.some((vh) => vh.routes.some((r) => r.action.kind === "route" && (r.action.idleTimeoutMs ?? 0) > 0));
 
     // maxHeadersCount 0: Node would silently drop headers past its count; we count them ourselves and answer 431.
     this.server = createServer(
@@ -275,7 +281,7 @@ export class ConnectionManager implements NetworkFilter {
   }
 
   vhostOf(route: Route): HeaderMutation | null {
-    return this.vhostResponseHeaders.get(route.virtualHostName) ?? null;
+    return this.vhostResponseHeaders.get(route) ?? null;
   }
 
   onNewConnection(conn: DownstreamConnection, socket: Socket): boolean {
@@ -286,7 +292,7 @@ export class ConnectionManager implements NetworkFilter {
     st.cxActive.inc();
     st.cxHttp1Active.inc();
     this.sockets.add(socket);
-    if (this.config.streamIdleTimeoutMs > 0) {
+    if (this.streamIdleTimers) {
       socket.on("timeout", () => {
         const active = (socket as TaggedSocket)[kActiveStream];
         if (!active) return;
@@ -450,6 +456,8 @@ export class ConnectionManager implements NetworkFilter {
     }
     // Envoy requires a host (ConnectionManagerImpl: MissingHost): 400, empty body, the connection stays usable.
     if (reject === null && method !== "CONNECT" && !headers.has("host")) reject = MISSING_HOST;
+    // strip_trailing_host_dot / strip_*_host_port: before routing, on the header itself (forwarded as normalised).
+    if (reject === null) normalizeHost(headers, rh, conn.local.port, method);
     const authority = headers.get("host") ?? "";
     // A CONNECT request has no :path, so no ordinary route matches it and Envoy answers 404 NR (envoy#11048);
     // Tollgate has no connect_matcher. Its request target must not be matched as a path (prefix "" would take it).
@@ -459,10 +467,13 @@ export class ConnectionManager implements NetworkFilter {
 
     (res as StreamResponse)[kStream] = stream;
     res.once("close", () => stream.finish());
-    if (cfg.streamIdleTimeoutMs > 0) {
+    // A route's idle_timeout replaces stream_idle_timeout for its streams (0s: none), as Envoy's refreshIdleTimeout.
+    const routeAction = stream.route?.action;
+    const idleMs = routeAction?.kind === "route" && routeAction.idleTimeoutMs !== null ? routeAction.idleTimeoutMs : cfg.streamIdleTimeoutMs;
+    if (idleMs > 0) {
       // The 'timeout' listener is installed once per connection (onNewConnection); here only the timer is armed.
       (req.socket as TaggedSocket)[kActiveStream] = stream;
-      req.socket.setTimeout(cfg.streamIdleTimeoutMs);
+      req.socket.setTimeout(idleMs);
     }
     if (reject !== null) {
       // These are Envoy's HTTP/1 codec errors (too many headers, HTTP/1.0 refused, bad Connection nominations,

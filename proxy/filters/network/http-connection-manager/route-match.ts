@@ -2,6 +2,7 @@
 // VirtualHostImpl::getRouteFromEntries). Only lookups happen here: a Map probe for the exact domain, one probe per
 // wildcard length, then the first route whose matchers all pass.
 import { applyHeaderMutation } from "./header-mutations.js";
+import type { HeaderList } from "./header-list.js";
 import type { HeaderEntries } from "./request-headers.js";
 import type { HeaderMatcher, QueryParameterMatcher, Route, RouteMatch, RouteTable, VirtualHost } from "./route-config.js";
 import { asciiLower, matchString } from "./string-matcher.js";
@@ -46,6 +47,26 @@ export function stripTrailingHostDot(authority: string): string {
   if (dot === authority.length - 1) return authority.slice(0, -1);
   if (authority[dot + 1] === ":") return authority.slice(0, dot) + authority.slice(dot + 1);
   return authority;
+}
+
+/**
+ * The connection manager's host normalisation before routing (ConnectionManagerUtility::maybeNormalizeHost):
+ * strip_trailing_host_dot, then strip_matching_host_port / strip_any_host_port, applied to the Host header itself so
+ * that routing, the filters, the upstream request and the access log all see the normalised value. A CONNECT keeps
+ * its port (HeaderUtility::stripPortFromHost leaves CONNECT alone). `listenerPort`: the connection's local port.
+ */
+export function normalizeHost(
+  headers: HeaderList,
+  cfg: { readonly stripPort: "none" | "matching" | "any"; readonly stripTrailingHostDot: boolean },
+  listenerPort: number,
+  method: string,
+): void {
+  if (cfg.stripPort === "none" && !cfg.stripTrailingHostDot) return;
+  const host = headers.get("host");
+  if (host === undefined) return;
+  let h = cfg.stripTrailingHostDot ? stripTrailingHostDot(host) : host;
+  if (method !== "CONNECT") h = stripHostPort(h, cfg.stripPort, listenerPort);
+  if (h !== host) headers.set("host", h);
 }
 
 /** The virtual host for an :authority (exact > longest suffix wildcard > longest prefix wildcard > `*`). */
