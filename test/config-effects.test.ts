@@ -6,7 +6,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseBootstrap } from "../proxy/config/bootstrap.js";
 import { ConfigError } from "../proxy/config/errors.js";
 import type { Json } from "../proxy/config/reader.js";
-import { echoOf, hcmFilter, listener, openConnection, proxyV2, readAccessLog, startEcho, startHttpUpstream, startProxy, staticCluster, tempDir, type HcmOptions } from "./helpers/e2e.js";
+import { stringify } from "yaml";
+import { echoOf, exchange, get, hcmFilter, listener, openConnection, proxyV2, readAccessLog, startEcho, startHttpUpstream, startProxy, startTollgate, staticCluster, tempDir, type HcmOptions } from "./helpers/e2e.js";
 import { clusterJson, httpServer, lbEndpoint, makeCluster } from "./upstream-fixtures.js";
 
 // The PROXY header's destination port (80) is the connection's local port: what strip_matching_host_port compares.
@@ -180,11 +181,17 @@ test("typed_per_filter_config keyed by the filter's configured name loads", (t) 
 });
 
 test("typed_per_filter_config naming no filter of the connection manager is refused with its path", (t) => {
-  // Envoy would look the RBAC filter up under its type name as well; a Tollgate route that silently kept the
-  // filter's own rules (here: allow everything) would be an open door.
-  const err = t.throws(() => parseBootstrap(bootstrapWithPerRoute({ "envoy.filters.http.rbac": DENY_ALL_PER_ROUTE })), { instanceOf: ConfigError });
-  t.true(err!.message.includes(`${ROUTE_PATH}.typed_per_filter_config.envoy.filters.http.rbac`), err!.message);
+  // A route that silently kept the filter's own rules (here: allow everything) would be an open door.
+  const err = t.throws(() => parseBootstrap(bootstrapWithPerRoute({ "edge-rbac-typo": DENY_ALL_PER_ROUTE })), { instanceOf: ConfigError });
+  t.true(err!.message.includes(`${ROUTE_PATH}.typed_per_filter_config.edge-rbac-typo`), err!.message);
   t.true(err!.message.includes("'edge-rbac'"), err!.message);
+});
+
+test("typed_per_filter_config keyed by the filter's canonical name applies when its configured name has none, as in Envoy", async (t) => {
+  const tg = await startTollgate(t, stringify(bootstrapWithPerRoute({ "envoy.filters.http.rbac": DENY_ALL_PER_ROUTE })));
+  const r = await exchange(t, tg.port(), get("/"));
+  t.is(r.status, 403, "the route's RBACPerRoute (deny all) replaced the filter's own rules (allow all)");
+  t.is(r.body.toString(), "RBAC: access denied");
 });
 
 test("typed_per_filter_config of another filter's type, or for a filter without per-route config, is refused", (t) => {

@@ -45,6 +45,8 @@ export function bareTypeName(url: string): string {
 
 export interface ResolvedExtension<T> {
   name: string;
+  /** The extension's current well-known name (e.g. `envoy.filters.http.rbac`), whatever `name` the config gave. */
+  canonicalName: string;
   typeUrl: string;
   config: T;
 }
@@ -61,7 +63,7 @@ export function resolveExtension<T>(category: ExtensionCategory, reader: ConfigR
     const def = byName.get(`${category}|${name}`);
     if (def?.nameOnlyDefaults) {
       const config = def.parse(new ConfigReader({}, reader.at("typed_config"))) as T;
-      return { name, typeUrl: def.typeUrls[0], config };
+      return { name, canonicalName: def.names[0] ?? name, typeUrl: def.typeUrls[0], config };
     }
     throw new ConfigError(
       reader.at("typed_config"),
@@ -84,7 +86,7 @@ export function resolveTypedConfig<T>(category: ExtensionCategory, name: string,
   }
   const config = def.parse(tc) as T;
   tc.done();
-  return { name, typeUrl: bareTypeName(url), config };
+  return { name, canonicalName: def.names[0] ?? name, typeUrl: bareTypeName(url), config };
 }
 
 /** Register helper: the canonical Envoy type name from a suffix such as `filters.listener.proxy_protocol.v3.ProxyProtocol`. */

@@ -75,6 +75,8 @@ export interface HttpFilterBuildContext extends BuildContext {
    * per-route configuration looks itself up under it (RBAC: `route.perFilterConfig(filterName)`).
    */
   filterName?: string;
+  /** The filter's canonical name (its type's well-known name): Envoy's fallback key for per-route entries. */
+  canonicalName?: string;
   /** The connection manager's route table, so per-route filter state is built at load, not on a first request. */
   routeTable?: RouteTable;
 }

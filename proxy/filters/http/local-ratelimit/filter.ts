@@ -19,6 +19,7 @@ import { populateDescriptors, type RateLimitRequest } from "../../common/ratelim
 import { sample } from "../../common/ratelimit/runtime-fraction.js";
 import { applyHeaderMutation } from "../../network/http-connection-manager/header-mutations.js";
 import type { Route } from "../../network/http-connection-manager/route-config.js";
+import { perFilterKey } from "../../network/http-connection-manager/route-config.js";
 import type { HttpStream } from "../../network/http-connection-manager/stream.js";
 import type { HttpFilter, HttpFilterBuildContext, HttpFilterStatus } from "../../types.js";
 import { FILTER_NAME, isLocalRateLimitConfig, type HttpLocalRateLimitConfig } from "./config.js";
@@ -118,6 +119,8 @@ export class LocalRateLimitFilter implements HttpFilter {
   private readonly main: ConfigRuntime;
   private readonly routeRuntimes = new Map<HttpLocalRateLimitConfig, ConfigRuntime>();
   private readonly name: string;
+  /** Envoy's fallback key when no per-route entry is keyed by the configured name. */
+  private readonly canonicalName: string;
   private readonly clock: Clock;
 
   constructor(
@@ -127,11 +130,12 @@ export class LocalRateLimitFilter implements HttpFilter {
     this.clock = rateLimitClock();
     this.main = new ConfigRuntime(config, ctx, this.clock);
     this.name = ctx.filterName || FILTER_NAME;
+    this.canonicalName = ctx.canonicalName || FILTER_NAME;
     // Per-route configurations get their own buckets (Envoy: "When using per route configuration, the bucket
     // becomes unique to that route"), built here at load so the request path only looks them up.
     for (const vh of ctx.routeTable?.virtualHosts ?? []) {
       for (const route of vh.routes) {
-        const local = route.perFilterConfig(this.name);
+        const local = route.perFilterConfig(perFilterKey(route, this.name, this.canonicalName));
         if (isLocalRateLimitConfig(local) && !this.routeRuntimes.has(local)) {
           this.routeRuntimes.set(local, new ConfigRuntime(local, ctx, this.clock));
         }
@@ -147,8 +151,9 @@ export class LocalRateLimitFilter implements HttpFilter {
   /** The config and buckets decodeHeaders uses on `route` (null: disabled there). Public for the explain tool. */
   runtimeFor(route: Route | null): ConfigRuntime | null {
     if (route === null) return this.main;
-    if (route.filterDisabled(this.name)) return null;
-    const local = route.perFilterConfig(this.name);
+    const key = perFilterKey(route, this.name, this.canonicalName);
+    if (route.filterDisabled(key)) return null;
+    const local = route.perFilterConfig(key);
     if (!isLocalRateLimitConfig(local)) return this.main;
     return this.routeRuntimes.get(local) ?? this.main;
   }

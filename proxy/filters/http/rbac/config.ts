@@ -89,7 +89,7 @@ function parseHttpRbac(r: ConfigReader): HttpRbacConfig {
     acceptsPerRouteConfig: isRbacPerRoute,
     build(ctx: HttpFilterBuildContext): HttpFilter {
       const stats = new HttpRbacStats(ctx.stats, ctx.hcmStatPrefix, settings);
-      return new HttpRbacFilter(config, stats, ctx.filterName ?? HTTP_RBAC_FILTER_NAME);
+      return new HttpRbacFilter(config, stats, ctx.filterName ?? HTTP_RBAC_FILTER_NAME, ctx.canonicalName ?? HTTP_RBAC_FILTER_NAME);
     },
   };
   return Object.freeze(config);

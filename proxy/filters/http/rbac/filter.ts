@@ -9,6 +9,7 @@ import { ACCESS_LOG_HINT_KEY, COMMON_METADATA_NAMESPACE, DETAILS_NO_POLICY, EVAL
 import { RbacRequest } from "../../common/rbac/request.js";
 import { logger } from "../../../observability/logger.js";
 import type { HttpStream } from "../../network/http-connection-manager/stream.js";
+import { perFilterKey } from "../../network/http-connection-manager/route-config.js";
 import type { HttpFilter, HttpFilterStatus } from "../../types.js";
 import { HTTP_RBAC_METADATA_NAMESPACE, isRbacPerRoute, type HttpRbacConfig, type HttpRbacSettings } from "./config.js";
 import type { HttpRbacStats } from "./stats.js";
@@ -23,15 +24,18 @@ export class HttpRbacFilter implements HttpFilter {
     private readonly stats: HttpRbacStats,
     /** The configured name: the key of this filter's typed_per_filter_config entries. */
     private readonly name: string,
+    /** Envoy's fallback key when no entry is keyed by the configured name. */
+    private readonly canonicalName: string,
   ) {}
 
   /** The settings for this stream; null when the route turns the filter off. Public for the explain tool. */
   settingsFor(stream: Pick<HttpStream, "route">): HttpRbacSettings | null {
     const route = stream.route;
     if (route === null) return this.config.settings;
-    if (route.filterDisabled(this.name)) return null;
+    const key = perFilterKey(route, this.name, this.canonicalName);
+    if (route.filterDisabled(key)) return null;
     // Envoy resolves the most specific per-filter config of the RBAC type; an entry of another type is ignored.
-    const local = route.perFilterConfig(this.name);
+    const local = route.perFilterConfig(key);
     return isRbacPerRoute(local) ? local.settings : this.config.settings;
   }
 

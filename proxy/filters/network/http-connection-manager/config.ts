@@ -131,12 +131,15 @@ function parseHcm(r: ConfigReader): HttpConnectionManagerConfig {
  * typed_per_filter_config is keyed by an HTTP filter's configured name. An entry that names no filter of this
  * connection manager, or that the named filter does not read (another filter's type, or a filter without per-route
  * configuration), would be silently ignored: an RBACPerRoute under the wrong key leaves that route on the filter's
- * own rules. Envoy ignores such entries (and also tries a filter's type name, e.g. envoy.filters.http.rbac, when its
- * configured name has none); Tollgate refuses them, naming the entry. The route table is inline (no RDS), so every
+ * own rules. Envoy ignores such entries; Tollgate refuses them, naming the entry.
+ * As in Envoy, an entry may also be keyed by the filter's canonical name (e.g. envoy.filters.http.rbac), which is
+ * used when the configured name has no entry. The route table is inline (no RDS), so every
  * filter that could read an entry is known here.
  */
 function checkPerFilterConfigs(table: RouteTable, filters: readonly ResolvedExtension<HttpFilterConfig>[], routeConfigPath: string): void {
+  // Entries are found under a filter's configured name, or else under its canonical name (Envoy's fallback).
   const byName = new Map(filters.map((f) => [f.name, f]));
+  for (const f of filters) if (!byName.has(f.canonicalName)) byName.set(f.canonicalName, f);
   const check = (entries: ReadonlyMap<string, PerFilterEntry>, path: string): void => {
     for (const [key, entry] of entries) {
       const at = `${path}.typed_per_filter_config.${key}`;

@@ -240,7 +240,7 @@ export class ConnectionManager implements NetworkFilter {
       listenerRqCompleted: ls.counter("downstream_rq_completed"),
     };
     for (const vh of config.routeTable.virtualHosts) for (const r of vh.routes) this.vhostResponseHeaders.set(r, vh.responseHeaders);
-    this.filters = config.httpFilters.map((f) => f.config.build({ ...ctx, hcmStatPrefix: prefix, filterName: f.name, routeTable: config.routeTable }));
+    this.filters = config.httpFilters.map((f) => f.config.build({ ...ctx, hcmStatPrefix: prefix, filterName: f.name, canonicalName: f.canonicalName, routeTable: config.routeTable }));
     this.activity = ctx.activity ?? null;
     this.streamIdleTimers =
       config.streamIdleTimeoutMs > 0 ||

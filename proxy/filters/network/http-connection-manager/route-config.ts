@@ -118,6 +118,16 @@ export interface Route {
   perFilterConfig(filterName: string): unknown;
   /** True when the most specific entry for the filter disables it. */
   filterDisabled(filterName: string): boolean;
+  /** Whether any level (route, virtual host, route configuration) has an entry under this name. */
+  hasPerFilterEntry(filterName: string): boolean;
+}
+
+/**
+ * The key a filter's per-route entries are found under, as Envoy looks them up: the filter's configured name; when
+ * nothing is keyed by it, the filter's canonical name (e.g. `envoy.filters.http.rbac`), for backwards compatibility.
+ */
+export function perFilterKey(route: Route, name: string, canonicalName: string): string {
+  return canonicalName === name || route.hasPerFilterEntry(name) ? name : canonicalName;
 }
 
 export interface VirtualHost {
@@ -505,7 +515,7 @@ function readDirectResponse(r: ConfigReader, maxBody: number): DirectResponseAct
 
 // Route objects carry their lookup chain so filters ask one object (stream.ts's StreamRoute).
 function makeRoute(
-  fields: Omit<Route, "perFilterConfig" | "filterDisabled">,
+  fields: Omit<Route, "perFilterConfig" | "filterDisabled" | "hasPerFilterEntry">,
   vhostConfigs: ReadonlyMap<string, PerFilterEntry>,
   globalConfigs: ReadonlyMap<string, PerFilterEntry>,
 ): Route {
@@ -517,6 +527,7 @@ function makeRoute(
       return e === undefined || e.disabled ? undefined : e.config;
     },
     filterDisabled: (n: string) => find(n)?.disabled === true,
+    hasPerFilterEntry: (n: string) => find(n) !== undefined,
   });
 }
 
