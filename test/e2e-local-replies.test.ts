@@ -342,3 +342,30 @@ test("a normal upstream answer is passed through with x-envoy-upstream-service-t
   t.is(r.header("server"), "envoy");
   t.is(echoOf(r).url, "/x?y=1");
 });
+
+test("upstream resets mid-body: the client's response is cut short, the connection closes, and the log says UC", async (t) => {
+  // Headers promise 100,000 bytes; 1,000 arrive, then the upstream resets.
+  const resetter = await startTcpUpstream(t, (s) => {
+    s.once("data", () => {
+      s.write("HTTP/1.1 200 OK\r\ncontent-length: 100000\r\ncontent-type: text/plain\r\n\r\n");
+      s.write(Buffer.alloc(1000, 0x61), () => s.resetAndDestroy());
+    });
+  });
+  const log = `${tempDir(t)}/a.log`;
+  const tg = await startProxy(t, { backendPort: resetter.port, hcm: { accessLogPath: log } });
+  const { connect } = await import("node:net");
+  const got = await new Promise<Buffer>((resolve) => {
+    const s = connect(tg.port(), "127.0.0.1", () => s.write(req()));
+    const chunks: Buffer[] = [];
+    s.on("data", (c: Buffer) => chunks.push(c));
+    s.on("error", () => {});
+    s.on("close", () => resolve(Buffer.concat(chunks)));
+  });
+  const text = got.toString("latin1");
+  t.regex(text, /^HTTP\/1\.1 200 /, "the headers had already been sent");
+  const body = got.subarray(got.indexOf("\r\n\r\n") + 4);
+  t.true(body.length >= 1000 && body.length < 100_000, `a truncated body (${body.length} bytes), then the close`);
+  const [e] = await readAccessLog(log, 1);
+  t.is(e!.code, "200");
+  t.is(e!.flags, "UC");
+});
