@@ -1,6 +1,6 @@
 // The explain tool at the HTTP level: what the connection manager and its HTTP filters would do with one request,
-// computed by their own code (connection-manager.ts's order of steps, deriveClientAddress with explain=true,
-// mutateRequestHeaders, selectRoute, each filter's settings and descriptors, RbacEngine.explain(), the rate
+// computed by their own code (connection-manager.ts's prepareRequest: the client address with explain=true, the
+// header mutation, route selection; each filter's settings and descriptors, RbacEngine.explain(), the rate
 // limiter's peek()) and never by running them: no stat moves, no token is taken, nothing is sent.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DownstreamConnection, Endpoint } from "../listener/connection.js";
@@ -12,12 +12,10 @@ import type { HttpLocalRateLimitConfig } from "../filters/http/local-ratelimit/c
 import { LIMITED_DETAILS, LocalRateLimitFilter } from "../filters/http/local-ratelimit/filter.js";
 import type { HttpRbacConfig } from "../filters/http/rbac/config.js";
 import { DENIED_BODY, DENIED_STATUS, HttpRbacFilter } from "../filters/http/rbac/filter.js";
-import { deriveClientAddress } from "../filters/network/http-connection-manager/client-address.js";
-import type { ConnectionManager } from "../filters/network/http-connection-manager/connection-manager.js";
+import { prepareRequest, type ConnectionManager } from "../filters/network/http-connection-manager/connection-manager.js";
 import { HeaderList } from "../filters/network/http-connection-manager/header-list.js";
-import { mutateRequestHeaders, type RequestHeadersResult } from "../filters/network/http-connection-manager/request-headers.js";
 import type { Route, RouteMatch, RouteTable } from "../filters/network/http-connection-manager/route-config.js";
-import { findVirtualHost, normalizeHost, selectRoute } from "../filters/network/http-connection-manager/route-match.js";
+import { findVirtualHost } from "../filters/network/http-connection-manager/route-match.js";
 import type { HttpStream, LocalReplyOptions } from "../filters/network/http-connection-manager/stream.js";
 import type { ClusterManager } from "../upstream/cluster-manager.js";
 import type { ExplainInput } from "./explain-input.js";
@@ -78,7 +76,6 @@ class ExplainStream implements HttpStream {
   }
 }
 
-const MISSING_HOST = { status: 400, details: "missing_host_header" };
 
 function matchText(m: RouteMatch): string {
   const p = m.path;
@@ -259,33 +256,10 @@ export function explainHttp(
   const headers = new HeaderList(entries);
   const { method, path } = input;
 
-  // connection-manager.ts onRequest, in its order, for what these inputs can trigger.
-  let reject: { status: number; details: string } | null = null;
-  if (headers.entries.length > cfg.maxHeadersCount) reject = { status: 431, details: "http1.too_many_headers" };
-  else if (cfg.headersWithUnderscoresAction !== "ALLOW" && headers.entries.some((h) => h[0].includes("_"))) {
-    if (cfg.headersWithUnderscoresAction === "REJECT_REQUEST") reject = { status: 400, details: "http1.unexpected_underscore" };
-    else for (let i = headers.entries.length - 1; i >= 0; i--) if (headers.entries[i][0].includes("_")) headers.entries.splice(i, 1);
-  }
   const rh = cfg.requestHeaders;
-  const xffIn = headers.getJoined("x-forwarded-for");
-  const client = deriveClientAddress(rh.xff, conn.remote.ip, rh.localIp, xffIn, true);
-  const clientAddress: Endpoint =
-    client.trustedAddress === null ? conn.remote : client.trustedFromXff ? { ip: client.trustedAddress, port: 0 } : conn.remote;
-  let mutation: RequestHeadersResult | null = null;
-  if (reject === null) {
-    mutation = mutateRequestHeaders(rh, headers.entries, client, {
-      tls: false,
-      localPort: conn.local.port,
-      internalOnlyHeaders: cfg.routeTable.internalOnlyHeaders,
-      allowedUpgrades: cfg.upgrades,
-    });
-    reject = mutation.reject;
-  }
-  if (reject === null && !headers.has("host")) reject = MISSING_HOST;
-  if (reject === null) normalizeHost(headers, rh, conn.local.port, method);
-  const authority = headers.get("host") ?? "";
-  const selection = reject === null ? selectRoute(cfg.routeTable, authority, path, headers.entries, { method, scheme: mutation?.scheme }) : null;
-  const route = selection?.route ?? null;
+  const xffIn = headers.getJoined("x-forwarded-for"); // as received, before the mutation appends to it
+  // The connection manager's own request preparation (connection-manager.ts prepareRequest), with the steps.
+  const { reject, client, clientAddress, authority, route } = prepareRequest(cfg, conn, headers, method, path, null, true);
   const stream = new ExplainStream(conn, method, path, authority, headers, clientAddress, route);
 
   const hcmBy = `envoy.filters.network.http_connection_manager (${cfg.statPrefix})`;

@@ -11,7 +11,7 @@ import type { AccessLogContext, HeaderSource } from "../../../observability/acce
 import type { ActivityRecorder } from "../../../observability/activity.js";
 import type { Counter, Gauge, Histogram } from "../../../observability/stats.js";
 import type { BuildContext, HttpFilter, NetworkFilter } from "../../types.js";
-import { deriveClientAddress } from "./client-address.js";
+import { deriveClientAddress, type ClientAddressResult } from "./client-address.js";
 import type { HttpConnectionManagerConfig } from "./config.js";
 import { HeaderList } from "./header-list.js";
 import { applyHeaderMutation, type HeaderMutation } from "./header-mutations.js";
@@ -196,6 +196,72 @@ class RequestHeaderSource implements HeaderSource {
         return this.s.headers.getJoined(name);
     }
   }
+}
+
+export interface RequestReject {
+  readonly status: number;
+  readonly details: string;
+}
+
+export interface PreparedRequest {
+  /** Set when the connection manager answers itself (Envoy's codec and connection-manager refusals). */
+  readonly reject: RequestReject | null;
+  /** How the trusted client address was derived (with the steps when `explain`). */
+  readonly client: ClientAddressResult;
+  /** The trusted client address: the PROXY-restored peer, or the XFF entry Envoy's rules pick (port 0). */
+  readonly clientAddress: Endpoint;
+  readonly mutation: RequestHeadersResult | null;
+  readonly authority: string;
+  readonly route: Route | null;
+}
+
+/**
+ * What every HTTP request goes through before its filters run, in Envoy's order: header-count and underscore checks,
+ * the trusted client address (once: everything after reads this result), Envoy's request-header mutation, the Host
+ * checks and normalisation, and route selection. `headers` is mutated in place. The connection manager calls it for
+ * each request and `tollgate explain` replays it, so the two cannot drift apart.
+ */
+export function prepareRequest(
+  cfg: HttpConnectionManagerConfig,
+  conn: DownstreamConnection,
+  headers: HeaderList,
+  method: string,
+  path: string,
+  rejected: RequestReject | null,
+  explain = false,
+): PreparedRequest {
+  let reject = rejected;
+  if (reject === null) {
+    if (headers.entries.length > cfg.maxHeadersCount) reject = { status: 431, details: "http1.too_many_headers" };
+    else if (cfg.headersWithUnderscoresAction !== "ALLOW" && headers.entries.some((h) => h[0].includes("_"))) {
+      if (cfg.headersWithUnderscoresAction === "REJECT_REQUEST") reject = { status: 400, details: "http1.unexpected_underscore" };
+      else for (let i = headers.entries.length - 1; i >= 0; i--) if (headers.entries[i][0].includes("_")) headers.entries.splice(i, 1);
+    }
+  }
+  const rh = cfg.requestHeaders;
+  const client = deriveClientAddress(rh.xff, conn.remote.ip, rh.localIp, headers.getJoined("x-forwarded-for"), explain);
+  const clientAddress: Endpoint =
+    client.trustedAddress === null ? conn.remote : client.trustedFromXff ? { ip: client.trustedAddress, port: 0 } : conn.remote;
+  let mutation: RequestHeadersResult | null = null;
+  if (reject === null) {
+    mutation = mutateRequestHeaders(rh, headers.entries, client, {
+      tls: false,
+      localPort: conn.local.port,
+      internalOnlyHeaders: cfg.routeTable.internalOnlyHeaders,
+      allowedUpgrades: cfg.upgrades,
+    });
+    reject = mutation.reject;
+  }
+  // Envoy requires a host (ConnectionManagerImpl: MissingHost): 400, empty body, the connection stays usable.
+  if (reject === null && method !== "CONNECT" && !headers.has("host")) reject = MISSING_HOST;
+  // strip_trailing_host_dot / strip_*_host_port: before routing, on the header itself (forwarded as normalised).
+  if (reject === null) normalizeHost(headers, rh, conn.local.port, method);
+  const authority = headers.get("host") ?? "";
+  // A CONNECT request has no :path, so no ordinary route matches it and Envoy answers 404 NR (envoy#11048);
+  // Tollgate has no connect_matcher. Its request target must not be matched as a path (prefix "" would take it).
+  const selection =
+    reject === null && method !== "CONNECT" ? selectRoute(cfg.routeTable, authority, path, headers.entries, { method, scheme: mutation?.scheme }) : null;
+  return { reject, client, clientAddress, mutation, authority, route: selection?.route ?? null };
 }
 
 export class ConnectionManager implements NetworkFilter {
@@ -431,39 +497,11 @@ export class ConnectionManager implements NetworkFilter {
         path = rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
       } else reject = { status: 400, details: "http1.invalid_url" };
     }
-    if (reject !== null) {
-      // the request target was refused: nothing else to check
-    } else if (req.httpVersion === "1.0" && !cfg.acceptHttp10) reject = { status: 426, details: "low_version" };
-    else if (headers.entries.length > cfg.maxHeadersCount) reject = { status: 431, details: "http1.too_many_headers" };
-    else if (cfg.headersWithUnderscoresAction !== "ALLOW" && headers.entries.some((h) => h[0].includes("_"))) {
-      if (cfg.headersWithUnderscoresAction === "REJECT_REQUEST") reject = { status: 400, details: "http1.unexpected_underscore" };
-      else for (let i = headers.entries.length - 1; i >= 0; i--) if (headers.entries[i][0].includes("_")) headers.entries.splice(i, 1);
-    }
-
-    const rh = cfg.requestHeaders;
-    const client = deriveClientAddress(rh.xff, conn.remote.ip, rh.localIp, headers.getJoined("x-forwarded-for"));
-    const clientAddress: Endpoint =
-      client.trustedAddress === null ? conn.remote : client.trustedFromXff ? { ip: client.trustedAddress, port: 0 } : conn.remote;
-    let mutation: RequestHeadersResult | null = null;
-    if (reject === null) {
-      mutation = mutateRequestHeaders(rh, headers.entries, client, {
-        tls: false,
-        localPort: conn.local.port,
-        internalOnlyHeaders: cfg.routeTable.internalOnlyHeaders,
-        allowedUpgrades: cfg.upgrades,
-      });
-      reject = mutation.reject;
-    }
-    // Envoy requires a host (ConnectionManagerImpl: MissingHost): 400, empty body, the connection stays usable.
-    if (reject === null && method !== "CONNECT" && !headers.has("host")) reject = MISSING_HOST;
-    // strip_trailing_host_dot / strip_*_host_port: before routing, on the header itself (forwarded as normalised).
-    if (reject === null) normalizeHost(headers, rh, conn.local.port, method);
-    const authority = headers.get("host") ?? "";
-    // A CONNECT request has no :path, so no ordinary route matches it and Envoy answers 404 NR (envoy#11048);
-    // Tollgate has no connect_matcher. Its request target must not be matched as a path (prefix "" would take it).
-    const selection =
-      reject === null && method !== "CONNECT" ? selectRoute(cfg.routeTable, authority, path, headers.entries, { method, scheme: mutation?.scheme }) : null;
-    const stream = new ActiveStream(this, conn, req, res, method, path, authority, protocol, headers, clientAddress, selection?.route ?? null, mutation);
+    if (reject === null && req.httpVersion === "1.0" && !cfg.acceptHttp10) reject = { status: 426, details: "low_version" };
+    const prepared = prepareRequest(cfg, conn, headers, method, path, reject);
+    reject = prepared.reject;
+    const { clientAddress, mutation, authority } = prepared;
+    const stream = new ActiveStream(this, conn, req, res, method, path, authority, protocol, headers, clientAddress, prepared.route, mutation);
 
     (res as StreamResponse)[kStream] = stream;
     res.once("close", () => stream.finish());
