@@ -1,8 +1,7 @@
 // The explain tool's report: what the CLI prints with `--format json` and `GET /rbac/explain` returns (snake_case,
 // like Envoy's admin JSON), and the text renderer's input. Plus the few builders the connection-level and HTTP-level
 // steps share (an RBAC engine's explanation, a rate limiter's peek, a runtime fraction).
-import type { RbacEngine } from "../filters/common/rbac/engine.js";
-import type { MatchTrace } from "../filters/common/rbac/matchers.js";
+import type { PolicyExplanation, RbacEngine } from "../filters/common/rbac/engine.js";
 import type { RbacRequest } from "../filters/common/rbac/request.js";
 import type { LimitPeek } from "../filters/common/ratelimit/limiter.js";
 import type { FractionalPercent } from "../filters/common/ratelimit/runtime-fraction.js";
@@ -129,16 +128,8 @@ export interface EngineReport {
   readonly policies: readonly PolicyReport[];
 }
 
-export interface PolicyReport {
-  readonly name: string;
-  readonly path: string;
-  readonly matched: boolean;
-  readonly effective: boolean;
-  readonly permission: number | null;
-  readonly principal: number | null;
-  readonly permissions: readonly MatchTrace[];
-  readonly principals: readonly MatchTrace[];
-}
+/** One RBAC policy as the engine explains it (the report carries the engine's own shape). */
+export type PolicyReport = PolicyExplanation;
 
 export interface BucketReport {
   readonly bucket: string;
