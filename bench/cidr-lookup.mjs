@@ -28,11 +28,12 @@
 import { createRequire } from "node:module";
 import net from "node:net";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { machineInfo, pkgVersion } from "./lib/report.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -410,16 +411,7 @@ const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].l
 const line = (cells) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(" | ")} |`;
 const table = [line(header), `|${widths.map((w) => `${"-".repeat(w + 1)}:`).join("|")}|`, ...rows.map(line)];
 
-const machine = {
-  node: process.version,
-  v8: process.versions.v8,
-  cpus: availableParallelism(),
-  cpuModel: cpus()[0]?.model ?? "unknown",
-  platform: `${process.platform} ${process.arch}`,
-  loadAverage1mAtStart: loadAtStart,
-  loadAverage1mAtEnd: loadavg()[0],
-};
-const pkgVersion = (name) => JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")).version;
+const machine = machineInfo(loadAtStart);
 const report = {
   benchmark: "cidr-lookup",
   date: new Date().toISOString(),

@@ -24,9 +24,10 @@
 // timestamped copy).
 import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { machineInfo, pkgVersion } from "./lib/report.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -447,16 +448,7 @@ const bdTable = [bdLine(bdHeader), `|${bdWidths.map((w, i) => (i < 1 ? `:${"-".r
 const nas = new Map();
 for (const r of results) for (const [impl, v] of Object.entries(r.results)) if (v.na) nas.set(`${impl}: ${v.na}`, true);
 
-const machine = {
-  node: process.version,
-  v8: process.versions.v8,
-  cpus: availableParallelism(),
-  cpuModel: cpus()[0]?.model ?? "unknown",
-  platform: `${process.platform} ${process.arch}`,
-  loadAverage1mAtStart: loadAtStart,
-  loadAverage1mAtEnd: loadavg()[0],
-};
-const pkgVersion = (name) => JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")).version;
+const machine = machineInfo(loadAtStart);
 const report = {
   benchmark: "proxy-parse",
   date: new Date().toISOString(),
